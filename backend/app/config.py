@@ -1,0 +1,103 @@
+"""Settings from the environment (and an optional ``.env`` file).
+
+One ``DATABASE_URL`` drives everything. When it is not set, the URL of the project's
+embedded PostgreSQL cluster is used instead (see :mod:`app.db.server`), so a fresh clone
+needs no set-up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+#: The repository root (``backend/..``); the embedded cluster lives below it.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+_DRIVER = "postgresql+psycopg"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Return ``url`` with the psycopg 3 driver named explicitly.
+
+    Accepts ``postgresql://``, ``postgres://`` and ``postgresql+psycopg://``. Any other
+    driver (``+psycopg2``, ``+asyncpg``) is refused, because this layer is built and
+    tested on psycopg 3 only.
+    """
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend not in {"postgresql", "postgres"}:
+        raise ValueError(f"DATABASE_URL must be a PostgreSQL URL, got scheme {backend!r}")
+    if driver not in {"", "psycopg"}:
+        raise ValueError(f"DATABASE_URL driver must be psycopg (3), got {driver!r}")
+    return parsed.set(drivername=_DRIVER)
+
+
+def mask_url(url: str | URL | None) -> str:
+    """Render a URL for people: the password, if any, is replaced by ``***``."""
+    if url is None:
+        return "<not set>"
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
+
+
+class Settings(BaseSettings):
+    """All tunables of the data layer, read from ``BAHR_*``-free plain names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(default=None, repr=False)
+    migration_database_url: str | None = Field(default=None, repr=False)
+
+    pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a connection")
+    pool_pre_ping: bool = True
+    pool_recycle: int = Field(default=1800, description="seconds; -1 disables")
+    echo: bool = False
+
+    statement_timeout_ms: int = Field(default=30_000, ge=0, description="0 disables")
+    lock_timeout_ms: int = Field(default=5_000, ge=0, description="0 disables")
+    slow_query_ms: float = Field(default=200.0, ge=0)
+    metrics_enabled: bool = True
+
+    embedded_dir: Path = PROJECT_ROOT / ".bahr"
+
+    @field_validator("database_url", "migration_database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def uses_embedded(self) -> bool:
+        """True when no ``DATABASE_URL`` is given and the embedded cluster is the database."""
+        return self.database_url is None
+
+    def app_url(self) -> URL:
+        """The application's URL, normalised to psycopg 3."""
+        if self.database_url is not None:
+            return normalize_url(self.database_url)
+        from app.db.server import EmbeddedCluster
+
+        return EmbeddedCluster.persistent(self.embedded_dir).url()
+
+    def migration_url(self) -> URL:
+        """Alembic's URL: ``MIGRATION_DATABASE_URL``, falling back to the application's."""
+        if self.migration_database_url is not None:
+            return normalize_url(self.migration_database_url)
+        return self.app_url()
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(database_url={mask_url(self.database_url)!r}, pool_size={self.pool_size}, "
+            f"max_overflow={self.max_overflow})"
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

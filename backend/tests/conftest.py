@@ -1,0 +1,156 @@
+"""Test database set-up: real PostgreSQL, built once by the real migrations.
+
+* With no ``DATABASE_URL``, a throwaway embedded cluster is started for the session and
+  removed afterwards (a watchdog removes it even if pytest is killed).
+* With ``DATABASE_URL`` set, the tests never touch that database: they create
+  ``<name>_test`` beside it (``TEST_DATABASE_URL`` overrides the choice).
+
+The environment is fixed *before* any ``app`` module is imported, so ``app.db.base.engine``
+points at the test database too. Each test then runs inside a transaction that is rolled back
+at the end; sessions join it with ``join_transaction_mode="create_savepoint"``, so repository
+commits release a savepoint instead of committing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from app.db.server import EmbeddedCluster
+
+SPEC_TCP_PORT = 5432  # the spec's own example test connects to localhost:5432
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _libpq(url: URL) -> str:
+    """A libpq conninfo for a SQLAlchemy URL (socket ``host`` query included)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _recreate_database(admin: URL, name: str, owner: str | None = None) -> None:
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+            sql.Identifier(name)
+        )
+        if owner:
+            create = sql.SQL("{} OWNER {}").format(create, sql.Identifier(owner))
+        conn.execute(create)
+
+
+def _spec_fixture_database(cluster: EmbeddedCluster) -> None:
+    """What the spec's example test expects: role ``test``/``test`` owning ``test_db``."""
+    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'test') THEN "
+            "CREATE ROLE test LOGIN PASSWORD 'test'; END IF; END $$"
+        )
+    _recreate_database(cluster.url("postgres"), "test_db", owner="test")
+
+
+_cluster: EmbeddedCluster | None = None
+
+
+def _set_up_environment() -> None:
+    global _cluster  # noqa: PLW0603 - one cluster per test session
+    if os.environ.get("TEST_DATABASE_URL"):
+        test_url = make_url(os.environ["TEST_DATABASE_URL"])
+    elif os.environ.get("DATABASE_URL", "").strip():
+        given = make_url(os.environ["DATABASE_URL"])
+        test_url = given.set(database=f"{given.database}_test")
+    else:
+        port = SPEC_TCP_PORT if _port_free(SPEC_TCP_PORT) else None
+        _cluster = EmbeddedCluster.create_throwaway(tcp_port=port)
+        _cluster.start(stop_with_pid=os.getpid())
+        if port:
+            _spec_fixture_database(_cluster)
+        test_url = _cluster.url("bahr_test")
+    os.environ["DATABASE_URL"] = test_url.render_as_string(hide_password=False)
+    os.environ.pop("MIGRATION_DATABASE_URL", None)
+
+
+_set_up_environment()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: ARG001
+    if _cluster is not None:
+        _cluster.destroy()
+
+
+# -- fixtures ----------------------------------------------------------------------------
+# Imported only now: the environment above decides which database the app's engine uses.
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app.config import get_settings  # noqa: E402
+
+BACKEND_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_alembic_config(connection: Connection | Engine | None = None) -> Config:
+    cfg = Config(os.path.join(BACKEND_DIR, "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def database_url() -> URL:
+    return get_settings().app_url()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: URL) -> Iterator[Engine]:
+    """The test database, freshly created and built by ``alembic upgrade head``."""
+    admin = database_url.set(database="postgres")
+    _recreate_database(admin, database_url.database or "bahr_test")
+    eng = create_engine(database_url, pool_size=20, max_overflow=10)
+    with eng.begin() as conn:
+        command.upgrade(make_alembic_config(conn), "head")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                trans.rollback()
+
+
+@pytest.fixture
+def db(connection: Connection) -> Iterator[Session]:
+    """An ORM session whose commits only release savepoints of the test's transaction."""
+    session = Session(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        autoflush=False,
+        expire_on_commit=False,
+    )
+    try:
+        yield session
+    finally:
+        session.close()
