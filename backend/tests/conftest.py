@@ -44,7 +44,9 @@ def _libpq(url: URL) -> str:
 
 def _recreate_database(admin: URL, name: str, owner: str | None = None) -> None:
     with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         create = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
             sql.Identifier(name)
         )
@@ -87,18 +89,18 @@ def _set_up_environment() -> None:
 _set_up_environment()
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: ARG001
+def pytest_unconfigure(config: pytest.Config) -> None:
     if _cluster is not None:
         _cluster.destroy()
 
 
 # -- fixtures ----------------------------------------------------------------------------
 # Imported only now: the environment above decides which database the app's engine uses.
-from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from sqlalchemy import Connection, Engine, create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from alembic import command  # noqa: E402
 from app.config import get_settings  # noqa: E402
 
 BACKEND_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,9 +11,9 @@ Create Date: 2026-11-26 03:59:23.421882
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from alembic import op
 from app.db import ddl
 
 revision: str = "0001"

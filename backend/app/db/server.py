@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL
 
-from app.errors import PostgresNotFound
+from app.errors import BahrDataError, PostgresNotFound
 
 MIN_VERSION = 15
 SUPERUSER = "bahr"
@@ -164,10 +164,11 @@ class EmbeddedCluster:
     def persistent(cls, embedded_dir: Path) -> EmbeddedCluster:
         """The project's own cluster, in ``embedded_dir`` (``.bahr``) when the server user can
         reach it; as root inside a private home (``/root``), in ``/var/tmp`` instead."""
-        user = _service_user() if os.geteuid() == 0 else None
+        user = _service_user()
         if user is not None and not _reachable_by(embedded_dir, user):
             digest = hashlib.sha1(str(embedded_dir).encode(), usedforsecurity=False).hexdigest()
-            return cls(Path("/var/tmp") / f"bahr-db-{digest[:12]}")
+            # Predictable but safe: _prepare_dirs refuses a folder someone else owns.
+            return cls(Path("/var/tmp") / f"bahr-db-{digest[:12]}")  # noqa: S108
         return cls(embedded_dir)
 
     @classmethod
@@ -219,8 +220,11 @@ class EmbeddedCluster:
 
     def _prepare_dirs(self) -> None:
         user = _service_user()
+        owners = {os.geteuid()} | ({user.pw_uid} if user is not None else set())
         for folder in (self.root, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if folder.stat().st_uid not in owners:
+                raise BahrDataError(f"{folder} belongs to another user; remove it or move it")
             if user is not None:
                 os.chown(folder, user.pw_uid, user.pw_gid)
             folder.chmod(0o700)
@@ -306,7 +310,9 @@ class EmbeddedCluster:
         deadline = time.monotonic() + 30
         while not self.is_running():
             if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL started but accepts no connection" + self._log_tail())
+                raise RuntimeError(
+                    "PostgreSQL started but accepts no connection" + self._log_tail()
+                )
             time.sleep(0.05)
 
     def ensure_database(self, database: str) -> None:
@@ -314,9 +320,9 @@ class EmbeddedCluster:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if exists.fetchone() is None:
                 conn.execute(
-                    psycopg.sql.SQL(
-                        "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'"
-                    ).format(psycopg.sql.Identifier(database))
+                    psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+                        psycopg.sql.Identifier(database)
+                    )
                 )
 
     def stop(self, mode: str = "fast") -> bool:
@@ -340,7 +346,7 @@ class EmbeddedCluster:
         argv = [sys.executable, "-m", "app.db.server", "watch", str(pid), str(self.root)]
         if self.throwaway:
             argv.append("--throwaway")
-        subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        subprocess.Popen(
             argv,
             start_new_session=True,
             stdin=subprocess.DEVNULL,

@@ -127,8 +127,7 @@ class Analysis(Base):
 
     def __repr__(self) -> str:
         return (
-            f"<Analysis(id={self.id}, meter='{self.detected_meter}', "
-            f"confidence={self.confidence})>"
+            f"<Analysis(id={self.id}, meter='{self.detected_meter}', confidence={self.confidence})>"
         )
 
 
@@ -215,6 +214,5 @@ class AnalysisHistory(Base):
 
     def __repr__(self) -> str:
         return (
-            f"<AnalysisHistory(id={self.id}, analysis_id={self.analysis_id}, "
-            f"event='{self.event}')>"
+            f"<AnalysisHistory(id={self.id}, analysis_id={self.analysis_id}, event='{self.event}')>"
         )

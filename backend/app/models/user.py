@@ -61,7 +61,9 @@ class User(Base):
         ),
         CheckConstraint(f"email ~ '{rules.EMAIL_SQL}'", name="email_format"),
         CheckConstraint("btrim(full_name) <> ''", name="full_name_not_blank"),
-        CheckConstraint("deleted_at IS NULL OR deleted_at >= created_at", name="deleted_after_created"),
+        CheckConstraint(
+            "deleted_at IS NULL OR deleted_at >= created_at", name="deleted_after_created"
+        ),
         Index("uq_users_username_lower", func.lower(text("username")), unique=True),
         Index("uq_users_email_lower", func.lower(text("email")), unique=True),
         Index("ix_users_role", "role"),
@@ -117,17 +119,13 @@ class UserProfile(Base):
     __table_args__ = (
         CheckConstraint("level >= 1", name="level_positive"),
         CheckConstraint("xp >= 0", name="xp_not_negative"),
-        CheckConstraint(
-            f"char_length(bio) <= {rules.BIO_MAX}", name="bio_length"
-        ),
+        CheckConstraint(f"char_length(bio) <= {rules.BIO_MAX}", name="bio_length"),
         CheckConstraint(
             f"preferred_language IN ({rules.sql_list(rules.LANGUAGES)})",
             name="preferred_language_known",
         ),
         CheckConstraint(f"theme IN ({rules.sql_list(rules.THEMES)})", name="theme_known"),
-        CheckConstraint(
-            "avatar_url IS NULL OR avatar_url ~ '^https?://'", name="avatar_url_http"
-        ),
+        CheckConstraint("avatar_url IS NULL OR avatar_url ~ '^https?://'", name="avatar_url_http"),
         CheckConstraint("website IS NULL OR website ~ '^https?://'", name="website_http"),
     )
 

@@ -1,0 +1,49 @@
+# Bahr's data layer. Two commands on a fresh clone: `make run` and `make test`.
+# With DATABASE_URL unset, both start the project's own PostgreSQL (see README).
+
+SHELL := /bin/bash
+BACKEND := backend
+# uv installs everything from backend/uv.lock; it is installed with pip when missing.
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RUN := cd $(BACKEND) && $(UV) run --locked --no-sync
+COV_MIN ?= 90
+
+.PHONY: help install uv run test lint format db-start db-stop bench stress ci-local clean
+
+help:
+	@echo "make run      install, start the database if needed, migrate, run the demo"
+	@echo "make test     install, run the whole suite on a throwaway database, with coverage"
+	@echo "make lint     ruff and mypy"
+	@echo "make db-start / db-stop   the embedded PostgreSQL cluster (.bahr/)"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+	  || python3 -m pip install --quiet --disable-pip-version-check uv
+
+install: uv
+	cd $(BACKEND) && $(UV) sync --locked --quiet
+
+run: install
+	$(RUN) bahr-db run
+
+test: install
+	$(RUN) pytest --cov --cov-report=term --cov-fail-under=$(COV_MIN)
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+db-start: install
+	$(RUN) bahr-db db start
+
+db-stop: install
+	$(RUN) bahr-db db stop
+
+clean:
+	-$(RUN) bahr-db db stop
+	rm -rf .bahr $(BACKEND)/.venv

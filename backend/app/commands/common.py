@@ -1,0 +1,76 @@
+"""What every command shares: the console, the database lifetime, errors and exit codes.
+
+Exit codes: 0 success, 1 a user error (one line, no traceback), 2 a usage error (Typer's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from app.config import get_settings
+from app.errors import BahrDataError
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and return the exit to raise (code 1)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def user_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the data layer's typed errors into exit code 1 with a one-line message."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except BahrDataError as exc:
+            field = f" [{exc.field}]" if exc.field else ""
+            raise fail(f"{exc.message}{field}") from None
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def database() -> Iterator[None]:
+    """Make sure the database is up for the duration of a command.
+
+    With ``DATABASE_URL`` set nothing is started. Otherwise the embedded cluster is started
+    if it is not running, and stopped again afterwards (a watchdog stops it even if the
+    command is killed); a cluster started with ``bahr-db db start`` is left running.
+    """
+    settings = get_settings()
+    if not settings.uses_embedded:
+        yield
+        return
+    from app.db.server import EmbeddedCluster
+
+    cluster = EmbeddedCluster.persistent(settings.embedded_dir)
+    started = cluster.start(stop_with_pid=os.getpid())
+    try:
+        yield
+    finally:
+        if started:
+            from app.db.base import engine
+
+            engine.dispose()
+            cluster.stop()
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output for ``--json``: UTF-8, Arabic kept as is."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

@@ -1,0 +1,86 @@
+"""Checks on connect: is this PostgreSQL able to run Bahr's data layer?
+
+Each check returns what it found and, when it fails, what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+MIN_SERVER_VERSION = 150000
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    found: str
+    fix: str = ""
+    #: A warning does not make the database unusable (e.g. connecting as a superuser).
+    warning: bool = False
+
+
+def _server_version(conn: Connection) -> Check:
+    num = int(conn.execute(text("SHOW server_version_num")).scalar_one())
+    shown = str(conn.execute(text("SHOW server_version")).scalar_one())
+    return Check(
+        "server version ≥ 15",
+        num >= MIN_SERVER_VERSION,
+        shown,
+        "Upgrade to PostgreSQL 15 or later (or run `docker compose up -d` for the repo's).",
+    )
+
+
+def _encoding(conn: Connection) -> Check:
+    enc = str(
+        conn.execute(
+            text(
+                "SELECT pg_encoding_to_char(encoding) FROM pg_database "
+                "WHERE datname = current_database()"
+            )
+        ).scalar_one()
+    )
+    return Check(
+        "database encoding UTF8",
+        enc == "UTF8",
+        enc,
+        "Recreate the database with: CREATE DATABASE … TEMPLATE template0 ENCODING 'UTF8'.",
+    )
+
+
+def _icu(conn: Connection) -> Check:
+    found = conn.execute(
+        text("SELECT collname FROM pg_collation WHERE collname = 'ar-x-icu' AND collprovider = 'i'")
+    ).scalar_one_or_none()
+    return Check(
+        "ICU Arabic collation (ar-x-icu)",
+        found is not None,
+        "available" if found else "missing",
+        "Use a PostgreSQL build with ICU support (the Debian, Homebrew and Docker builds have it).",
+    )
+
+
+def _trgm(conn: Connection) -> Check:
+    row = conn.execute(
+        text(
+            "SELECT installed_version, default_version FROM pg_available_extensions "
+            "WHERE name = 'pg_trgm'"
+        )
+    ).one_or_none()
+    found = "missing" if row is None else f"installed {row[0]}" if row[0] else "available"
+    return Check(
+        "pg_trgm extension",
+        row is not None,
+        found,
+        "Install PostgreSQL's contrib modules (Debian: apt-get install postgresql-contrib).",
+    )
+
+
+CHECKS = (_server_version, _encoding, _icu, _trgm)
+
+
+def run_checks(conn: Connection) -> list[Check]:
+    """Run every check on ``conn``; none of them writes anything."""
+    return [check(conn) for check in CHECKS]
