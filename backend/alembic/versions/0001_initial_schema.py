@@ -187,7 +187,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.CheckConstraint(
-            "char_length(original_text) BETWEEN 1 AND 10000 AND btrim(original_text) <> ''",
+            "char_length(original_text) BETWEEN 1 AND 10000 AND original_text ~ '\\S'",
             name=op.f("ck_analyses_original_text_length"),
         ),
         sa.CheckConstraint(

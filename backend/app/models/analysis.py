@@ -47,8 +47,7 @@ class Analysis(Base):
     __tablename__ = "analyses"
     __table_args__ = (
         CheckConstraint(
-            f"char_length(original_text) BETWEEN 1 AND {rules.TEXT_MAX} "
-            "AND btrim(original_text) <> ''",
+            f"char_length(original_text) BETWEEN 1 AND {rules.TEXT_MAX} AND original_text ~ '\\S'",
             name="original_text_length",
         ),
         CheckConstraint(

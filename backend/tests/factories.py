@@ -1,0 +1,32 @@
+"""Cheap test data: valid inputs with overridable fields."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models.user import User
+from app.repositories.user_repository import UserRepository
+from app.schemas.user import UserCreate
+
+_seq = itertools.count(1)
+
+PASSWORD = "correct horse battery"
+
+
+def user_create(**overrides: Any) -> UserCreate:
+    n = next(_seq)
+    fields: dict[str, Any] = {
+        "username": f"user{n}",
+        "email": f"user{n}@example.com",
+        "password": PASSWORD,
+        "full_name": f"مستخدم {n}",
+    }
+    fields.update(overrides)
+    return UserCreate(**fields)
+
+
+def make_user(db: Session, **overrides: Any) -> User:
+    return UserRepository(db).register(user_create(**overrides))
