@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, pool
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
-from alembic import context
 from app.config import get_settings
 from app.db.base import Base
 

@@ -96,11 +96,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # -- fixtures ----------------------------------------------------------------------------
 # Imported only now: the environment above decides which database the app's engine uses.
+from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from sqlalchemy import Connection, Engine, create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from alembic import command  # noqa: E402
 from app.config import get_settings  # noqa: E402
 
 BACKEND_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,7 +1,7 @@
 """Initial schema: the five tables, their rules, functions and triggers.
 
-Reviewed, not raw autogenerate output. Order: extensions, enum types, tables (parents
-first), functions, triggers; the downgrade undoes it in reverse.
+Reviewed, not raw autogenerate output. Order: extensions, enum types, functions, tables
+(parents first), triggers; the downgrade undoes it in reverse.
 
 Revision ID: 0001
 Revises:
@@ -11,9 +11,9 @@ Create Date: 2026-11-26 03:59:23.421882
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from alembic import op
 from app.db import ddl
 
 revision: str = "0001"
@@ -35,6 +35,7 @@ def upgrade() -> None:
     ddl.create_extensions(bind)
     USER_ROLE.create(bind, checkfirst=True)
     ANALYSIS_EVENT.create(bind, checkfirst=True)
+    ddl.create_functions(bind)
 
     op.create_table(
         "users",
@@ -183,7 +184,10 @@ def upgrade() -> None:
         sa.Column(
             "search_vector",
             postgresql.TSVECTOR(),
-            sa.Computed("to_tsvector('arabic'::regconfig, normalized_text)", persisted=True),
+            sa.Computed(
+                "to_tsvector('arabic'::regconfig, bahr_search_fold(normalized_text))",
+                persisted=True,
+            ),
             nullable=True,
         ),
         sa.CheckConstraint(
@@ -276,7 +280,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_analysis_history_user_id", "analysis_history", ["user_id"], unique=False)
 
-    ddl.create_functions_and_triggers(bind)
+    ddl.create_triggers(bind)
 
 
 def downgrade() -> None:

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 import typer
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from rich.table import Table
 
-from alembic import command
 from app.commands.common import console, database, fail, print_json, user_errors
 from app.config import get_settings, mask_url
 from app.db.server import EmbeddedCluster

@@ -2,7 +2,7 @@
 
 This is the ONE place where meter facts live: the tafa'il of each meter, the notation pattern
 derived from them, descriptions, attested example verses and the name spellings people type.
-Standard library only, so it can be imported by seeds, migrations, tests and tools alike.
+Pure Python (no database), so seeds, migrations, tests and tools can all import it.
 
 Notation
 --------
@@ -41,6 +41,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+
+from app.text.arabic import normalize
 
 __all__ = [
     "FOOT_PATTERNS",
@@ -658,15 +660,11 @@ METERS: Final[tuple[MeterSpec, ...]] = (
 # Names
 # ---------------------------------------------------------------------------------------------
 
-# Characters folded or dropped by ``_fold`` after NFKD has split off the combining marks.
+# Characters folded or dropped by ``_fold`` beyond what ``normalize`` already does.
 _FOLD_TABLE: Final = str.maketrans(
     {
-        "\u0671": "\u0627",  # ٱ alef wasla -> ا (NFKD does not decompose it)
-        "\u0649": "\u064a",  # ى -> ي
-        "\u0629": "\u0647",  # ة -> ه
         "\u06cc": "\u064a",  # Persian yeh -> ي
         "\u06a9": "\u0643",  # keheh -> ك
-        "\u0640": None,  # tatweel
         "\u02bf": None,  # ʿ  (ayn in transliteration)
         "\u02be": None,  # ʾ  (hamza in transliteration)
         "\u02bb": None,  # ʻ
@@ -687,9 +685,9 @@ _LATIN_ARTICLE_RE: Final = re.compile(r"^(?:al|el)[-\s]+", re.IGNORECASE)
 
 
 def _fold(text: str) -> str:
-    """NFKD, drop combining marks (harakat, hamza/madda above/below, Latin accents), fold
-    letters, casefold, keep letters and digits only (spaces, hyphens and quotes go)."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """The platform's :func:`~app.text.arabic.normalize`, then NFKD to drop Latin accents,
+    casefold, and keep letters and digits only (spaces, hyphens and quotes go)."""
+    decomposed = unicodedata.normalize("NFKD", normalize(text))
     unmarked = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     folded = unmarked.translate(_FOLD_TABLE).casefold()
     return "".join(ch for ch in folded if ch.isalnum())
@@ -769,6 +767,7 @@ def seed_rows() -> list[dict[str, object]]:
     return [
         {
             "name_arabic": meter.name_arabic,
+            "position": meter.position,
             "name_english": meter.name_english,
             "feet": meter.feet,
             "pattern": meter.pattern,

@@ -36,6 +36,24 @@ EXTENSIONS: Sequence[DbObject] = (
 
 FUNCTIONS: Sequence[DbObject] = (
     DbObject(
+        "bahr_search_fold",
+        # Applied to both the indexed text and the query, after app.text.arabic.normalize:
+        # the snowball stemmer never strips وال/فال, و before ا, or ال from short words
+        # (docs/arabic-search-notes.md). Explicit [ء-ي] ranges keep it locale-independent.
+        r"""
+CREATE OR REPLACE FUNCTION bahr_search_fold(t text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN regexp_replace(regexp_replace(regexp_replace(t,
+    -- Allah with clitics: والله بالله تالله فالله لله ولله -> الله
+    '(^|[^ء-ي])(?:[وفبتك]?ال|[وف]?ل)له(?![ء-ي])', '\1الله', 'g'),
+    -- و/ف + ال/بال/كال/لل dropped when 3+ letters remain, or 2 not starting with ا
+    '(^|[^ء-ي])[وف]?(?:[بك]?ال|لل)(?!له(?![ء-ي]))([ء-ي]{3}|[ء-ئب-ي][ء-ي](?![ء-ي]))',
+    '\1\2', 'g'),
+    -- the conjunction و/ف before an alef-initial word, when 3+ letters remain
+    '(^|[^ء-ي])[وف](ا[ء-ي]{2})', '\1\2', 'g')""",
+        "DROP FUNCTION IF EXISTS bahr_search_fold(text)",
+    ),
+    DbObject(
         "bahr_set_updated_at",
         """
 CREATE OR REPLACE FUNCTION bahr_set_updated_at() RETURNS trigger
@@ -229,8 +247,14 @@ def create_extensions(conn: Connection) -> None:
     execute_all(conn, [o.create for o in EXTENSIONS])
 
 
-def create_functions_and_triggers(conn: Connection) -> None:
+def create_functions(conn: Connection) -> None:
+    # SQL functions are checked at creation and the generated search column needs
+    # bahr_search_fold, so functions come before tables; PL/pgSQL bodies that name tables
+    # are only resolved when they run.
     execute_all(conn, [o.create for o in FUNCTIONS])
+
+
+def create_triggers(conn: Connection) -> None:
     execute_all(conn, [o.create for o in TRIGGERS])
 
 
@@ -245,10 +269,11 @@ def attach(metadata: MetaData) -> None:
     @event.listens_for(metadata, "before_create")
     def _before_create(_target: MetaData, connection: Connection, **_kw: object) -> None:
         create_extensions(connection)
+        create_functions(connection)
 
     @event.listens_for(metadata, "after_create")
     def _after_create(_target: MetaData, connection: Connection, **_kw: object) -> None:
-        create_functions_and_triggers(connection)
+        create_triggers(connection)
 
     @event.listens_for(metadata, "after_drop")
     def _after_drop(_target: MetaData, connection: Connection, **_kw: object) -> None:

@@ -34,6 +34,8 @@ from app.models.types import ArabicSortable, CreatedAt
 if TYPE_CHECKING:
     from app.models.user import User
 
+#: The indexed search document; queries go through the same ``bahr_search_fold``.
+SEARCH_VECTOR_SQL = "to_tsvector('arabic'::regconfig, bahr_search_fold(normalized_text))"
 _PATTERN_CHECK = f"{{col}} ~ '{rules.PATTERN_RE}'"
 
 
@@ -109,10 +111,10 @@ class Analysis(Base):
     )
     created_at: Mapped[CreatedAt]
 
-    #: Arabic full-text vector of the normalised text, kept by PostgreSQL itself.
+    #: Arabic full-text vector of the normalised, prefix-folded text, kept by PostgreSQL.
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('arabic'::regconfig, normalized_text)", persisted=True),
+        Computed(SEARCH_VECTOR_SQL, persisted=True),
         deferred=True,
     )
 
