@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Connection, Table, delete, literal_column, tuple_
+from sqlalchemy import ColumnElement, Connection, Table, delete, literal_column, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from app.data.meters import METERS, seed_rows
@@ -34,8 +34,8 @@ def seed_meters(conn: Connection) -> SeedResult:
     changed = tuple_(*(table.c[c] for c in _COLUMNS)).is_distinct_from(tuple_(*new.values()))
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.name_arabic], set_=new, where=changed)
     # xmax = 0 marks a freshly inserted row, so one statement tells inserts from updates.
-    fresh_flags = stmt.returning(literal_column("xmax = 0"))
-    written: Sequence[bool] = conn.execute(fresh_flags).scalars().all()
+    fresh: ColumnElement[bool] = literal_column("xmax = 0")
+    written: Sequence[bool] = conn.execute(stmt.returning(fresh)).scalars().all()
     inserted = sum(1 for fresh in written if fresh)
     return SeedResult(inserted, len(written) - inserted, len(METERS) - len(written))
 
