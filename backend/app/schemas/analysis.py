@@ -1,0 +1,130 @@
+"""Pydantic schemas for analyses. The rules are :mod:`app.models.rules`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, Field, field_validator
+
+from app.models import rules
+from app.schemas.common import READ_CONFIG, WRITE_CONFIG, NonBlankStr, StorableStr, storable
+from app.text.arabic import contains_arabic, normalize
+
+
+def _verse(value: str) -> str:
+    if not contains_arabic(value):
+        raise ValueError("must contain Arabic text")
+    if not normalize(value):
+        raise ValueError("must not be empty once normalised")
+    return value
+
+
+def _json_strings_storable(value: Any, depth: int = 0) -> None:
+    if depth > rules.METADATA_MAX_DEPTH:
+        raise ValueError(f"must not nest deeper than {rules.METADATA_MAX_DEPTH} levels")
+    if isinstance(value, str):
+        storable(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(str(key))
+            _json_strings_storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _json_strings_storable(item, depth + 1)
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _json_strings_storable(value)
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"must be plain JSON ({exc})") from None
+    if size > rules.METADATA_MAX_BYTES:
+        raise ValueError(f"must be at most {rules.METADATA_MAX_BYTES} bytes as JSON, got {size}")
+    return value
+
+
+VerseText = Annotated[NonBlankStr, Field(max_length=rules.TEXT_MAX), AfterValidator(_verse)]
+Pattern = Annotated[
+    str, Field(min_length=1, max_length=rules.PATTERN_MAX, pattern=rules.PATTERN_RE)
+]
+MeterLabel = Annotated[StorableStr, Field(min_length=1, max_length=rules.METER_LABEL_MAX)]
+Confidence = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+#: ``metadata`` is ``meta`` on the ORM object (Declarative reserves the name), so reading
+#: from attributes must look for ``meta`` first, or it would find ``Base.metadata``.
+_META_ALIAS = AliasChoices("meta", "metadata")
+
+
+class _Result(BaseModel):
+    @field_validator("detected_meter", mode="before", check_fields=False)
+    @classmethod
+    def _blank_meter_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class AnalysisCreate(_Result):
+    """What the prosody engine produced for one verse."""
+
+    model_config = WRITE_CONFIG
+
+    original_text: VerseText
+    pattern: Pattern
+    detected_meter: MeterLabel | None = None
+    confidence: Confidence | None = None
+    syllable_count: Count | None = None
+    processing_time_ms: Count | None = None
+    metadata: Metadata = Field(default_factory=dict, validation_alias=_META_ALIAS)
+
+
+class AnalysisResultUpdate(_Result):
+    """A re-run or a correction: the result fields only (the text never changes)."""
+
+    model_config = WRITE_CONFIG
+
+    pattern: Pattern | None = None
+    detected_meter: MeterLabel | None = None
+    confidence: Confidence | None = None
+    syllable_count: Count | None = None
+    processing_time_ms: Count | None = None
+    metadata: Metadata | None = Field(default=None, validation_alias=_META_ALIAS)
+
+
+class AnalysisRead(BaseModel):
+    model_config = READ_CONFIG
+
+    id: uuid.UUID
+    user_id: int | None
+    original_text: str
+    normalized_text: str
+    pattern: str
+    detected_meter: str | None
+    meter_id: int | None
+    confidence: Decimal | None
+    syllable_count: int | None
+    processing_time_ms: int | None
+    metadata: dict[str, Any] = Field(validation_alias=_META_ALIAS)
+    created_at: dt.datetime
+
+
+class AnalysisHistoryRead(BaseModel):
+    model_config = READ_CONFIG
+
+    id: int
+    analysis_id: uuid.UUID
+    event: str
+    user_id: int | None
+    old_pattern: str | None
+    new_pattern: str | None
+    old_detected_meter: str | None
+    new_detected_meter: str | None
+    old_confidence: Decimal | None
+    new_confidence: Decimal | None
+    old_engine_version: str | None
+    new_engine_version: str | None
+    changed_at: dt.datetime
