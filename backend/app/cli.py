@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import db
-from app.commands.common import console, database, user_errors
+from app.commands import data, db, demo, ops, read
 
 app = typer.Typer(
     name="bahr-db",
@@ -13,18 +12,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db.register(app)
-
-
-@app.command("run")
-@user_errors
-def run() -> None:
-    """The main job (`make run`): bring the database up, migrate, and report its state."""
-    with database():
-        console.rule("[bold]bahr-db")
-        db.migrate("head")
-        db.doctor(as_json=False)
-        db.current(as_json=False)
+for module in (db, data, read, ops):
+    module.register(app)
+app.command("run")(demo.run)
 
 
 def main() -> None:

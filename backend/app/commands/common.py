@@ -13,7 +13,10 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.errors import BahrDataError
@@ -27,8 +30,17 @@ R = TypeVar("R")
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (code 1)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=1)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """``field: message`` for the first problem pydantic found (the rest are counted)."""
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "input"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -39,10 +51,23 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except BahrDataError as exc:
-            field = f" [{exc.field}]" if exc.field else ""
-            raise fail(f"{exc.message}{field}") from None
+            raise fail(exc.message) from None
+        except ValidationError as exc:
+            raise fail(validation_message(exc)) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def session() -> Iterator[Session]:
+    """An application session, always closed."""
+    from app.db.base import SessionLocal
+
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from rich.markup import escape
 from rich.table import Table
 
 from app.commands.common import console, database, fail, print_json, user_errors
@@ -34,7 +35,7 @@ def db_start() -> None:
     """Start (or reuse) the embedded cluster; it keeps running until `db stop`."""
     cluster = _cluster()
     started = cluster.start()
-    console.print(f"{'started' if started else 'already running'}: {cluster.root}")
+    console.print(f"{'started' if started else 'already running'}: {escape(str(cluster.root))}")
 
 
 @db_app.command("stop")
@@ -60,7 +61,7 @@ def db_status(as_json: bool = typer.Option(False, "--json", help="JSON output"))
         print_json(status)
         return
     for key, value in status.items():
-        console.print(f"[bold]{key}[/]: {value}", highlight=False)
+        console.print(f"[bold]{key}[/]: {escape(str(value))}", highlight=False)
 
 
 @db_app.command("url")

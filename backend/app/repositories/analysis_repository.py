@@ -60,6 +60,9 @@ SELECT m.name_arabic, CASE WHEN m.id IS NULL THEN a.detected_meter END AS label,
 )
 
 
+NewAnalysis = AnalysisCreate | Mapping[str, Any]
+
+
 @dataclass(frozen=True)
 class MeterStat:
     """Analyses of one meter: ``name`` is the meter's Arabic name, or the unknown label."""
@@ -101,21 +104,23 @@ class AnalysisRepository:
 
     def bulk_create(
         self,
-        items: Iterable[AnalysisCreate | Mapping[str, Any]],
+        items: Iterable[NewAnalysis | tuple[NewAnalysis, int | None]],
         *,
         user_id: int | None = None,
         batch_size: int = 2_000,
     ) -> list[uuid.UUID]:
         """Store many analyses in one transaction, one round trip per batch; all or nothing.
 
-        A bad item raises :class:`InvalidInput` naming its index and field before anything
-        is written.
+        ``items`` is consumed lazily, so memory stays bounded by ``batch_size``. An item may
+        be a ``(data, owner_id)`` pair to set its owner; otherwise ``user_id`` applies. A bad
+        item raises :class:`InvalidInput` naming its index and field, and nothing is stored.
         """
         batch: list[dict[str, Any]] = []
         ids: list[uuid.UUID] = []
         with translated(self.db):
-            for index, item in enumerate(items):
-                batch.append(self._row(self._validated(item, index), user_id))
+            for index, entry in enumerate(items):
+                data, owner = entry if isinstance(entry, tuple) else (entry, user_id)
+                batch.append(self._row(self._validated(data, index), owner))
                 if len(batch) >= batch_size:
                     ids.extend(self._insert_batch(batch))
                     batch = []
@@ -232,7 +237,7 @@ class AnalysisRepository:
         return search_fragment(self.db, query, limit=limit)
 
     # -- helpers --------------------------------------------------------------------------
-    def _validated(self, item: AnalysisCreate | Mapping[str, Any], index: int) -> AnalysisCreate:
+    def _validated(self, item: NewAnalysis, index: int) -> AnalysisCreate:
         if isinstance(item, AnalysisCreate):
             return item
         try:

@@ -1,0 +1,96 @@
+"""``bahr-db run``: the main job that ``make run`` shows.
+
+Brings the database up, migrates and seeds, loads the bundled sample of famous verses, then
+shows the meters, a search across harakat and hamza variants, a user's history and the stats.
+Running it twice gives the same result: the sample is loaded once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from rich.markup import escape
+from rich.rule import Rule
+from rich.text import Text
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from app.commands import db as db_commands
+from app.commands.common import console, database, session, user_errors
+from app.commands.data import import_lines
+from app.commands.read import hits_table, meters_table, stats_table
+from app.data.seed import seed_meters
+from app.models.analysis import Analysis
+from app.repositories.analysis_repository import AnalysisRepository
+from app.repositories.user_repository import UserRepository
+from app.schemas.user import UserCreate
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_analyses.jsonl"
+DEMO_USERS = {"demo_student": "student", "demo_poet": "poet", "demo_teacher": "teacher"}
+#: The same word typed two ways: bare, and with harakat and a hamza form.
+DEMO_QUERIES = ("الليل", "الا")
+
+
+def _ensure_demo_users(db: Session) -> None:
+    repo = UserRepository(db)
+    for username, role in DEMO_USERS.items():
+        if repo.get_by_username(username) is None:
+            repo.register(
+                UserCreate(
+                    username=username,
+                    email=f"{username}@example.com",
+                    password=secrets.token_urlsafe(16),  # nobody logs in as a demo user
+                    full_name=username.replace("_", " ").title(),
+                    role=role,
+                )
+            )
+
+
+def _load_sample(db: Session) -> int:
+    """Load the sample unless it is already there; returns the rows stored now."""
+    lines = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line]
+    texts = [line["original_text"] for line in lines]
+    present = db.scalar(
+        select(func.count(func.distinct(Analysis.original_text)))
+        .where(Analysis.original_text.in_(texts))
+        .where(Analysis.meta["reference_values"].as_boolean())
+    )
+    if present == len(set(texts)):
+        return 0
+    return import_lines(db, SAMPLE, strict=True).stored
+
+
+@user_errors
+def run() -> None:
+    """The main job: database up, migrate, seed, load the sample, show what is stored."""
+    with database():
+        console.print(Rule("[bold]bahr-db — Bahr's data layer"))
+        db_commands.migrate("head")
+        with session() as db:
+            seeded = seed_meters(db.connection())
+            _ensure_demo_users(db)
+            stored = _load_sample(db)
+            db.commit()
+            total = db.scalar(text("SELECT count(*) FROM analyses"))
+            console.print(
+                f"meters: {seeded.inserted} inserted, {seeded.updated} updated, "
+                f"{seeded.unchanged} unchanged · sample: {stored} stored now · "
+                f"analyses in the database: {total}"
+            )
+            console.print(meters_table(db))
+            repo = AnalysisRepository(db)
+            for query in DEMO_QUERIES:
+                hits = repo.search(query, limit=5)
+                console.print(hits_table(f"search: {query} ({len(hits)} hits)", hits))
+            user = UserRepository(db).get_by_username("demo_poet")
+            if user is not None:
+                page = repo.list_for_user(user.id, limit=5)
+                console.print(Rule(f"history of {escape(user.username)}: {len(page.items)} newest"))
+                for a in page.items:
+                    line = Text(f"  {a.original_text}  ")
+                    line.append(f"({a.detected_meter})", style="dim")
+                    console.print(line)
+            console.print(stats_table(repo.meter_stats()))
+        db_commands.current(as_json=False)

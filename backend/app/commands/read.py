@@ -1,0 +1,185 @@
+"""``bahr-db search``, ``history``, ``stats`` and ``meters``: reading, with ``--json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from app.commands.common import console, database, fail, print_json, session, user_errors
+from app.repositories.analysis_repository import AnalysisRepository, MeterStat
+from app.repositories.analysis_search import MARK_START, MARK_STOP, AnalysisSearchHit
+from app.repositories.meter_repository import MeterRepository
+from app.repositories.user_repository import UserRepository
+
+
+def marked(headline: str) -> Text:
+    """A headline with its « » marks turned into highlighting."""
+    out = Text()
+    for i, part in enumerate(headline.replace(MARK_STOP, MARK_START).split(MARK_START)):
+        out.append(part, style="bold black on yellow" if i % 2 else "")
+    return out
+
+
+def hits_table(title: str, hits: list[AnalysisSearchHit]) -> Table:
+    table = Table(title=title, show_lines=True)
+    table.add_column("rank", justify="right")
+    table.add_column("verse")
+    table.add_column("meter")
+    for hit in hits:
+        table.add_row(
+            f"{hit.rank:.3f}", marked(hit.headline), Text(hit.analysis.detected_meter or "")
+        )
+    return table
+
+
+def _hit_json(hit: AnalysisSearchHit) -> dict[str, Any]:
+    a = hit.analysis
+    return {
+        "id": str(a.id),
+        "rank": hit.rank,
+        "headline": hit.headline,
+        "original_text": a.original_text,
+        "detected_meter": a.detected_meter,
+        "created_at": a.created_at.isoformat(),
+    }
+
+
+@user_errors
+def search(
+    query: str = typer.Argument(..., help='words; "quotes" for a phrase, or, -exclude'),
+    limit: int = typer.Option(10, min=1, max=100),
+    meter: str | None = typer.Option(None, help="any form of a meter's name"),
+    fragment: bool = typer.Option(False, "--fragment", help="substring / fuzzy search"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output"),
+) -> None:
+    """Search analyses: ranked hits with the matches highlighted."""
+    with database(), session() as db:
+        repo = AnalysisRepository(db)
+        if fragment:
+            if meter is not None:
+                raise fail("--meter does not apply to --fragment search")
+            hits = repo.search_fragment(query, limit=limit)
+        else:
+            hits = repo.search(query, limit=limit, meter=meter)
+        if as_json:
+            print_json([_hit_json(h) for h in hits])
+        else:
+            console.print(hits_table(f"search: {query} ({len(hits)} hits)", hits))
+
+
+@user_errors
+def history(
+    username: str = typer.Argument(...),
+    limit: int = typer.Option(20, min=1, max=200),
+    before: str | None = typer.Option(None, help="cursor from the previous page"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output"),
+) -> None:
+    """A user's analyses, newest first."""
+    with database(), session() as db:
+        user = UserRepository(db).get_by_username(username)
+        if user is None:
+            raise fail(f"username: no user {username!r}")
+        page = AnalysisRepository(db).list_for_user(user.id, limit=limit, before=before)
+        if as_json:
+            print_json(
+                {
+                    "items": [
+                        {
+                            "id": str(a.id),
+                            "original_text": a.original_text,
+                            "detected_meter": a.detected_meter,
+                            "confidence": a.confidence,
+                            "created_at": a.created_at.isoformat(),
+                        }
+                        for a in page.items
+                    ],
+                    "next_cursor": page.next_cursor,
+                }
+            )
+            return
+        table = Table(title=f"history of {user.username} ({len(page.items)})")
+        for col in ("when", "verse", "meter", "confidence"):
+            table.add_column(col)
+        for a in page.items:
+            table.add_row(
+                a.created_at.strftime("%Y-%m-%d %H:%M"),
+                Text(a.original_text),
+                Text(a.detected_meter or ""),
+                "" if a.confidence is None else str(a.confidence),
+            )
+        console.print(table)
+        if page.next_cursor:
+            console.print(f"next page: --before {page.next_cursor}", highlight=False)
+
+
+def stats_table(stats: list[MeterStat]) -> Table:
+    table = Table(title="analyses per meter")
+    table.add_column("meter")
+    table.add_column("count", justify="right")
+    table.add_column("mean confidence", justify="right")
+    table.add_column("")
+    widest = max((s.count for s in stats), default=0) or 1
+    for s in stats:
+        name = (s.name or '') if s.known else f"{s.name or '(none)'} (unknown)"
+        bar = "█" * max(1, round(30 * s.count / widest))
+        mean = "" if s.mean_confidence is None else f"{s.mean_confidence:.4f}"
+        table.add_row(Text(name), str(s.count), mean, Text(bar, style="cyan"))
+    return table
+
+
+@user_errors
+def stats(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
+    """Analyses per meter, with a bar chart."""
+    with database(), session() as db:
+        rows = AnalysisRepository(db).meter_stats()
+    if as_json:
+        print_json([r.__dict__ for r in rows])
+    else:
+        console.print(stats_table(rows))
+
+
+def meters_table(db: Any) -> Table:
+    table = Table(title="the 16 classical meters")
+    for col in ("#", "meter", "", "feet", "pattern"):
+        table.add_column(col)
+    for m in MeterRepository(db).list_all():
+        table.add_row(
+            str(m.position),
+            *(Text(v or "") for v in (m.name_arabic, m.name_english, m.feet, m.pattern)),
+        )
+    return table
+
+
+@user_errors
+def meters(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
+    """The meters, in canonical order."""
+    with database(), session() as db:
+        if as_json:
+            print_json(
+                [
+                    {
+                        "position": m.position,
+                        "name_arabic": m.name_arabic,
+                        "name_english": m.name_english,
+                        "feet": m.feet,
+                        "pattern": m.pattern,
+                        "metadata": m.meta,
+                    }
+                    for m in MeterRepository(db).list_all()
+                ]
+            )
+        else:
+            console.print(meters_table(db))
+
+
+def register(app: typer.Typer) -> None:
+    for func, name in (
+        (search, "search"),
+        (history, "history"),
+        (stats, "stats"),
+        (meters, "meters"),
+    ):
+        app.command(name)(func)
