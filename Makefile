@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := cd $(BACKEND) && $(UV) run --locked --no-sync
 COV_MIN ?= 90
 
-.PHONY: help install uv run test lint format db-start db-stop bench stress ci-local clean
+.PHONY: help install uv run test lint format docs db-start db-stop bench stress ci-local clean
 
 help:
 	@echo "make run      install, start the database if needed, migrate, run the demo"
@@ -37,6 +37,13 @@ lint: install
 format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+# The ER diagram in README.md, generated from the models.
+PARACELSUS := paracelsus inject ../README.md app.db.base:Base --import-module app.models \
+	--max-enum-members 6
+
+docs: install
+	$(RUN) $(PARACELSUS)
 
 db-start: install
 	$(RUN) bahr-db db start
