@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -10,8 +12,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from app.commands.common import console, database, fail, print_json, user_errors
 from app.config import get_settings, mask_url
@@ -78,20 +83,27 @@ def alembic_config() -> Config:
 
 def migrate(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Upgrade the schema (default: to head)."""
-    with database():
+    with database(), _alembic_errors():
         command.upgrade(alembic_config(), revision)
 
 
 def downgrade(revision: str = typer.Argument(..., help="target revision, e.g. base or -1")) -> None:
     """Downgrade the schema to REVISION."""
-    with database():
+    with database(), _alembic_errors():
         command.downgrade(alembic_config(), revision)
 
 
-def current_revision() -> tuple[str | None, str | None]:
-    """(the database's revision, the code's head)."""
-    from app.db.base import engine
+@contextlib.contextmanager
+def _alembic_errors() -> Iterator[None]:
+    try:
+        yield
+    except CommandError as exc:
+        raise fail(f"alembic: {exc}") from None
 
+
+def current_revision() -> tuple[str | None, str | None]:
+    """(the database's revision, the code's head), read through the migration URL."""
+    engine = create_engine(get_settings().migration_url(), poolclass=NullPool)
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
