@@ -13,7 +13,8 @@ COV_MIN ?= 90
 help:
 	@echo "make run      install, start the database if needed, migrate, run the demo"
 	@echo "make test     install, run the whole suite on a throwaway database, with coverage"
-	@echo "make lint     ruff and mypy"
+	@echo "make lint     ruff, mypy, workflow schema and zizmor"
+	@echo "make ci-local the GitHub workflow's steps against a local server on :5432"
 	@echo "make db-start / db-stop   the embedded PostgreSQL cluster (.bahr/)"
 
 uv:
@@ -33,6 +34,8 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows ../.github/workflows/ci.yml
+	$(RUN) zizmor --offline --min-severity medium ../.github/workflows/
 
 format: install
 	$(RUN) ruff format .
@@ -50,6 +53,10 @@ db-start: install
 
 db-stop: install
 	$(RUN) bahr-db db stop
+
+# The GitHub workflow's steps, here, against a server on 127.0.0.1:5432 started by the project.
+ci-local: install
+	bash scripts/ci-local.sh
 
 clean:
 	-$(RUN) bahr-db db stop

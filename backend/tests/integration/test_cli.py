@@ -13,12 +13,11 @@ from typing import Any
 
 import psycopg
 import pytest
-
+from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner, Result
 
-from alembic import command
 from app.cli import app
 from app.config import get_settings
 from app.db.base import SessionLocal
@@ -78,8 +77,18 @@ def test_meters_json(cli: Invoke) -> None:
 
 
 def test_users_create_and_list(cli: Invoke) -> None:
-    args = ("users", "create", "--username", "layla", "--email", "layla@example.com",
-            "--full-name", "ليلى", "--role", "POET")
+    args = (
+        "users",
+        "create",
+        "--username",
+        "layla",
+        "--email",
+        "layla@example.com",
+        "--full-name",
+        "ليلى",
+        "--role",
+        "POET",
+    )
     result = cli(*args, env={"BAHR_PASSWORD": "a long password"})
     assert result.exit_code == 0, result.output
     users = json.loads(cli("users", "list", "--json").stdout)
@@ -90,8 +99,17 @@ def test_users_create_and_list(cli: Invoke) -> None:
     assert again.exit_code == 1
     assert "already taken" in again.stderr
     assert "Traceback" not in again.output
-    bad = cli("users", "create", "--username", "a b", "--email", "x@example.com",
-              "--full-name", "X", env={"BAHR_PASSWORD": "a long password"})
+    bad = cli(
+        "users",
+        "create",
+        "--username",
+        "a b",
+        "--email",
+        "x@example.com",
+        "--full-name",
+        "X",
+        env={"BAHR_PASSWORD": "a long password"},
+    )
     assert bad.exit_code == 1
     assert bad.stderr.count("\n") == 1
     assert "username" in bad.stderr
@@ -114,18 +132,32 @@ def test_import_strict_aborts_naming_the_line_and_stores_nothing(
 def test_import_lenient_skips_bad_lines_and_stores_good_ones(
     cli: Invoke, connection: Connection, tmp_path: Path
 ) -> None:
-    cli("users", "create", "--username", "importer", "--email", "i@example.com",
-        "--full-name", "Importer", env={"BAHR_PASSWORD": "a long password"})
+    cli(
+        "users",
+        "create",
+        "--username",
+        "importer",
+        "--email",
+        "i@example.com",
+        "--full-name",
+        "Importer",
+        env={"BAHR_PASSWORD": "a long password"},
+    )
     path = tmp_path / "in.jsonl"
-    path.write_text("\n".join([
-        line(username="importer"),
-        "{not json",
-        line(confidence=3),
-        "",
-        line(username="ghost"),
-        "[1, 2]",
-        line(original_text="بيت آخر", username="importer"),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                line(username="importer"),
+                "{not json",
+                line(confidence=3),
+                "",
+                line(username="ghost"),
+                "[1, 2]",
+                line(original_text="بيت آخر", username="importer"),
+            ]
+        )
+        + "\n"
+    )
     before = count(connection)
     result = cli("import", str(path), "--json")
     assert result.exit_code == 0, result.output
@@ -143,8 +175,9 @@ def test_export_round_trips_through_import(
     cli: Invoke, connection: Connection, tmp_path: Path
 ) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(line(original_text=f"بيت {i}", confidence="0.5")
-                                for i in range(30)) + "\n")
+    source.write_text(
+        "\n".join(line(original_text=f"بيت {i}", confidence="0.5") for i in range(30)) + "\n"
+    )
     assert cli("import", str(source)).exit_code == 0
     exported = tmp_path / "out.jsonl"
     assert cli("export", str(exported)).exit_code == 0
@@ -200,7 +233,7 @@ def test_demo_runs_twice_with_the_same_result(cli: Invoke) -> None:
     assert "sample: 0 stored now" in second.stdout
 
     def body(out: str) -> str:
-        return out[out.index("the 16 classical meters"):]
+        return out[out.index("the 16 classical meters") :]
 
     assert body(first.stdout) == body(second.stdout)
     assert "search: الليل (" in first.stdout
@@ -240,8 +273,13 @@ def test_backup_and_restore_round_trip(
     eng: Engine = create_engine(source)
     with eng.begin() as conn:
         command.upgrade(make_alembic_config(conn), "head")
-        conn.execute(text("INSERT INTO analyses (original_text, normalized_text, pattern) "
-                          "VALUES (:t, 'قفا', '//o/o')"), {"t": IMRU})
+        conn.execute(
+            text(
+                "INSERT INTO analyses (original_text, normalized_text, pattern) "
+                "VALUES (:t, 'قفا', '//o/o')"
+            ),
+            {"t": IMRU},
+        )
     eng.dispose()
     runner = CliRunner()
     dump = tmp_path / "bahr.dump"
