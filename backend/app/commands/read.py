@@ -123,7 +123,7 @@ def stats_table(stats: list[MeterStat]) -> Table:
     table.add_column("")
     widest = max((s.count for s in stats), default=0) or 1
     for s in stats:
-        name = (s.name or '') if s.known else f"{s.name or '(none)'} (unknown)"
+        name = (s.name or "") if s.known else f"{s.name or '(none)'} (unknown)"
         bar = "█" * max(1, round(30 * s.count / widest))
         mean = "" if s.mean_confidence is None else f"{s.mean_confidence:.4f}"
         table.add_row(Text(name), str(s.count), mean, Text(bar, style="cyan"))
