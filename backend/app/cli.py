@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.commands import data, db, demo, ops, read
+from app.commands import data, db, demo, ops, read, roles
 
 app = typer.Typer(
     name="bahr-db",
@@ -12,7 +12,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for module in (db, data, read, ops):
+for module in (db, data, read, ops, roles):
     module.register(app)
 app.command("run")(demo.run)
 

@@ -77,18 +77,30 @@ class Settings(BaseSettings):
         return self.database_url is None
 
     def app_url(self) -> URL:
-        """The application's URL, normalised to psycopg 3."""
+        """The application's URL, normalised to psycopg 3.
+
+        The embedded cluster's application role is ``bahr_app`` (see :mod:`app.db.roles`).
+        """
         if self.database_url is not None:
             return normalize_url(self.database_url)
+        from app.db import roles
         from app.db.server import EmbeddedCluster
 
-        return EmbeddedCluster.persistent(self.embedded_dir).url()
+        return EmbeddedCluster.persistent(self.embedded_dir).url(user=roles.APP)
 
     def migration_url(self) -> URL:
-        """Alembic's URL: ``MIGRATION_DATABASE_URL``, falling back to the application's."""
+        """Alembic's URL: ``MIGRATION_DATABASE_URL``, falling back to ``DATABASE_URL``.
+
+        The embedded cluster's migrations run as the schema owner, ``bahr_owner``.
+        """
         if self.migration_database_url is not None:
             return normalize_url(self.migration_database_url)
-        return self.app_url()
+        if self.database_url is not None:
+            return normalize_url(self.database_url)
+        from app.db import roles
+        from app.db.server import EmbeddedCluster
+
+        return EmbeddedCluster.persistent(self.embedded_dir).url(user=roles.OWNER)
 
     def __repr__(self) -> str:
         return (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
+from app.db import roles
 from app.db.server import EmbeddedCluster
 
 SPEC_TCP_PORT = 5432  # the spec's own example test connects to localhost:5432
@@ -68,24 +70,55 @@ def _spec_fixture_database(cluster: EmbeddedCluster) -> None:
 
 
 _cluster: EmbeddedCluster | None = None
+#: Superuser (or CREATEDB + CREATEROLE) URL of the test database, for set-up only.
+ADMIN_URL: URL
+
+
+def _is_socket(url: URL) -> bool:
+    host = url.query.get("host") or url.host or ""
+    return isinstance(host, str) and host.startswith("/")
+
+
+def fresh_database(name: str) -> tuple[URL, URL]:
+    """(Re)create database ``name`` beside the test database, with the two roles set up.
+
+    Returns (owner URL, application URL). Over TCP the roles get fresh random passwords;
+    over the embedded cluster's private socket they need none.
+    """
+    admin = ADMIN_URL.set(database=name)
+    _recreate_database(ADMIN_URL.set(database="postgres"), name)
+    passwords = (
+        roles.RolePasswords()
+        if _is_socket(admin)
+        else roles.RolePasswords(owner=secrets.token_urlsafe(16), app=secrets.token_urlsafe(16))
+    )
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        for statement in roles.setup_statements(name, passwords):
+            conn.execute(statement.encode())
+    return (
+        admin.set(username=roles.OWNER, password=passwords.owner),
+        admin.set(username=roles.APP, password=passwords.app),
+    )
 
 
 def _set_up_environment() -> None:
-    global _cluster  # noqa: PLW0603 - one cluster per test session
+    global _cluster, ADMIN_URL  # noqa: PLW0603 - one cluster per test session
     if os.environ.get("TEST_DATABASE_URL"):
-        test_url = make_url(os.environ["TEST_DATABASE_URL"])
+        ADMIN_URL = make_url(os.environ["TEST_DATABASE_URL"])
     elif os.environ.get("DATABASE_URL", "").strip():
         given = make_url(os.environ["DATABASE_URL"])
-        test_url = given.set(database=f"{given.database}_test")
+        ADMIN_URL = given.set(database=f"{given.database}_test")
     else:
         port = SPEC_TCP_PORT if _port_free(SPEC_TCP_PORT) else None
         _cluster = EmbeddedCluster.create_throwaway(tcp_port=port)
         _cluster.start(stop_with_pid=os.getpid())
         if port:
             _spec_fixture_database(_cluster)
-        test_url = _cluster.url("bahr_test")
-    os.environ["DATABASE_URL"] = test_url.render_as_string(hide_password=False)
-    os.environ.pop("MIGRATION_DATABASE_URL", None)
+        ADMIN_URL = _cluster.url("bahr_test")
+    owner_url, app_url = fresh_database(ADMIN_URL.database or "bahr_test")
+    # The whole suite runs as the application role; migrations run as the owner.
+    os.environ["DATABASE_URL"] = app_url.render_as_string(hide_password=False)
+    os.environ["MIGRATION_DATABASE_URL"] = owner_url.render_as_string(hide_password=False)
 
 
 _set_up_environment()
@@ -118,25 +151,43 @@ def make_alembic_config(connection: Connection | Engine | None = None) -> Config
 
 @pytest.fixture(scope="session")
 def database_url() -> URL:
+    """The test database, as the application role."""
     return get_settings().app_url()
 
 
 @pytest.fixture(scope="session")
-def engine(database_url: URL) -> Iterator[Engine]:
-    """The test database, freshly created and built by ``alembic upgrade head``."""
-    admin = database_url.set(database="postgres")
-    _recreate_database(admin, database_url.database or "bahr_test")
-    eng = create_engine(database_url, pool_size=20, max_overflow=10)
+def owner_url() -> URL:
+    """The test database, as the schema owner (migrations, reference data, ANALYZE)."""
+    return get_settings().migration_url()
+
+
+@pytest.fixture(scope="session")
+def migrated(owner_url: URL) -> URL:
+    """The test database, built once by ``alembic upgrade head`` run as the owner."""
+    eng = create_engine(owner_url)
     with eng.begin() as conn:
         command.upgrade(make_alembic_config(conn), "head")
+    eng.dispose()
+    return owner_url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: URL, migrated: URL) -> Iterator[Engine]:
+    """An engine on the migrated test database, as the application role."""
+    eng = create_engine(database_url, pool_size=20, max_overflow=10)
     yield eng
     eng.dispose()
 
 
-@pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
-    """A connection inside a transaction that is rolled back after the test."""
-    with engine.connect() as conn:
+@pytest.fixture(scope="session")
+def owner_engine(migrated: URL) -> Iterator[Engine]:
+    eng = create_engine(migrated)
+    yield eng
+    eng.dispose()
+
+
+def _rolled_back(eng: Engine) -> Iterator[Connection]:
+    with eng.connect() as conn:
         trans = conn.begin()
         try:
             yield conn
@@ -145,11 +196,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
                 trans.rollback()
 
 
-@pytest.fixture
-def db(connection: Connection) -> Iterator[Session]:
-    """An ORM session whose commits only release savepoints of the test's transaction."""
+def _session(conn: Connection) -> Iterator[Session]:
     session = Session(
-        bind=connection,
+        bind=conn,
         join_transaction_mode="create_savepoint",
         autoflush=False,
         expire_on_commit=False,
@@ -158,3 +207,26 @@ def db(connection: Connection) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection (application role) inside a transaction rolled back after the test."""
+    yield from _rolled_back(engine)
+
+
+@pytest.fixture
+def owner_connection(owner_engine: Engine) -> Iterator[Connection]:
+    """The same, as the schema owner: for rules on tables the application may only read."""
+    yield from _rolled_back(owner_engine)
+
+
+@pytest.fixture
+def db(connection: Connection) -> Iterator[Session]:
+    """An ORM session whose commits only release savepoints of the test's transaction."""
+    yield from _session(connection)
+
+
+@pytest.fixture
+def owner_db(owner_connection: Connection) -> Iterator[Session]:
+    yield from _session(owner_connection)

@@ -59,6 +59,21 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextlib.contextmanager
+def owner_session() -> Iterator[Session]:
+    """A session as the schema owner (``MIGRATION_DATABASE_URL``): the admin path for the
+    reference data, which the application role may only read."""
+    from app.db.base import make_engine
+
+    engine = make_engine(get_settings().migration_url(), pooled=False)
+    db = Session(engine)
+    try:
+        yield db
+    finally:
+        db.close()
+        engine.dispose()
+
+
+@contextlib.contextmanager
 def session() -> Iterator[Session]:
     """An application session, always closed."""
     from app.db.base import SessionLocal

@@ -22,6 +22,7 @@ from app.commands.common import (
     database,
     err_console,
     fail,
+    owner_session,
     print_json,
     session,
     user_errors,
@@ -45,7 +46,7 @@ def seed(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> N
     """Insert or update the 16 classical meters (idempotent)."""
     from app.data.seed import seed_meters
 
-    with database(), session() as db:
+    with database(), owner_session() as db:
         result = seed_meters(db.connection())
         db.commit()
     if as_json:

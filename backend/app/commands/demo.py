@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.commands import db as db_commands
-from app.commands.common import console, database, session, user_errors
+from app.commands.common import console, database, owner_session, session, user_errors
 from app.commands.data import import_lines
 from app.commands.read import hits_table, meters_table, stats_table
 from app.data.seed import seed_meters
@@ -68,8 +68,10 @@ def run() -> None:
     with database():
         console.print(Rule("[bold]bahr-db — Bahr's data layer"))
         db_commands.migrate("head")
+        with owner_session() as admin:
+            seeded = seed_meters(admin.connection())
+            admin.commit()
         with session() as db:
-            seeded = seed_meters(db.connection())
             _ensure_demo_users(db)
             stored = _load_sample(db)
             db.commit()

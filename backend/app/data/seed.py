@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, literal_column, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from app.data.meters import METERS, seed_rows
 from app.models.analysis import Meter
@@ -25,19 +23,38 @@ class SeedResult:
 def seed_meters(conn: Connection) -> SeedResult:
     """Insert missing meters and update changed ones in place; unchanged rows are not touched.
 
-    Rows are matched by ``name_arabic``. Running it twice changes nothing the second time.
+    Rows are matched by ``name_arabic``. Running it twice changes nothing the second time,
+    and takes no row lock when nothing changed: an upsert would lock every meter FOR UPDATE,
+    which waits for every open transaction that inserted an analysis (their FK takes
+    KEY SHARE locks on the meters they reference).
     """
     # Core, not ORM: the row dicts are keyed by column name ("metadata"), not attribute.
     table = cast(Table, Meter.__table__)
-    stmt = insert(table).values(seed_rows())
-    new = {c: stmt.excluded[c] for c in _COLUMNS}
-    changed = tuple_(*(table.c[c] for c in _COLUMNS)).is_distinct_from(tuple_(*new.values()))
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.name_arabic], set_=new, where=changed)
-    # xmax = 0 marks a freshly inserted row, so one statement tells inserts from updates.
-    fresh: ColumnElement[bool] = literal_column("xmax = 0")
-    written: Sequence[bool] = conn.execute(stmt.returning(fresh)).scalars().all()
-    inserted = sum(1 for fresh in written if fresh)
-    return SeedResult(inserted, len(written) - inserted, len(METERS) - len(written))
+    current = {
+        row.name_arabic: {c: row._mapping[c] for c in _COLUMNS}
+        for row in conn.execute(select(table.c.name_arabic, *(table.c[c] for c in _COLUMNS)))
+    }
+    wanted = seed_rows()
+    new = [row for row in wanted if row["name_arabic"] not in current]
+    changed = [
+        row
+        for row in wanted
+        if row["name_arabic"] in current
+        and any(current[str(row["name_arabic"])][c] != row[c] for c in _COLUMNS)
+    ]
+    if new:
+        conn.execute(insert(table), new)
+    if changed:
+        params: list[dict[str, Any]] = [
+            {**{f"new_{c}": row[c] for c in _COLUMNS}, "key": row["name_arabic"]} for row in changed
+        ]
+        stmt = (
+            update(table)
+            .where(table.c.name_arabic == bindparam("key"))
+            .values({c: bindparam(f"new_{c}") for c in _COLUMNS})
+        )
+        conn.execute(stmt, params)
+    return SeedResult(len(new), len(changed), len(wanted) - len(new) - len(changed))
 
 
 def unseed_meters(conn: Connection) -> int:

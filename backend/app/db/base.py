@@ -15,6 +15,7 @@ from sqlalchemy import DateTime, MetaData, create_engine
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import Uuid
 
 from app.config import Settings, get_settings
@@ -42,11 +43,14 @@ class Base(DeclarativeBase):
     }
 
 
-def make_engine(url: URL | str | None = None, settings: Settings | None = None) -> Engine:
+def make_engine(
+    url: URL | str | None = None, settings: Settings | None = None, *, pooled: bool = True
+) -> Engine:
     """An engine configured from the settings: pool 5 + 10, pre-ping, timeouts.
 
     Statement and lock timeouts are sent as libpq startup options, so they cost no round
-    trip and hold for every connection in the pool.
+    trip and hold for every connection. ``pooled=False`` is for one-off work (the CLI's
+    admin path): each connection is closed when released.
     """
     settings = settings or get_settings()
     options = []
@@ -54,15 +58,20 @@ def make_engine(url: URL | str | None = None, settings: Settings | None = None) 
         options.append(f"-c statement_timeout={settings.statement_timeout_ms}")
     if settings.lock_timeout_ms:
         options.append(f"-c lock_timeout={settings.lock_timeout_ms}")
+    pool: dict[str, Any] = {"poolclass": NullPool}
+    if pooled:
+        pool = {
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_timeout": settings.pool_timeout,
+            "pool_pre_ping": settings.pool_pre_ping,
+            "pool_recycle": settings.pool_recycle,
+        }
     return create_engine(
         url if url is not None else settings.app_url(),
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_timeout=settings.pool_timeout,
-        pool_pre_ping=settings.pool_pre_ping,
-        pool_recycle=settings.pool_recycle,
         echo=settings.echo,
         connect_args={"options": " ".join(options), "application_name": "bahr-db"},
+        **pool,
     )
 
 

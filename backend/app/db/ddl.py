@@ -114,7 +114,9 @@ END $$""",
         "bahr_record_analysis_history",
         """
 CREATE OR REPLACE FUNCTION bahr_record_analysis_history() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Runs as the table owner: the application role may read the history but not write it.
+SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
     -- Statement-level with transition tables: one INSERT … SELECT per statement, so a
     -- bulk import pays for its history once, not once per row.

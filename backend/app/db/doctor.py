@@ -78,7 +78,31 @@ def _trgm(conn: Connection) -> Check:
     )
 
 
-CHECKS = (_server_version, _encoding, _icu, _trgm)
+def _least_privilege(conn: Connection) -> Check:
+    row = conn.execute(
+        text(
+            "SELECT current_user, r.rolsuper, "
+            "       pg_has_role(current_user, d.datdba, 'MEMBER') AS owns_database, "
+            "       coalesce(pg_has_role(current_user, c.relowner, 'MEMBER'), false) "
+            "         AS owns_schema "
+            "  FROM pg_roles r, pg_database d "
+            "  LEFT JOIN pg_class c ON c.oid = to_regclass('public.users') "
+            " WHERE r.rolname = current_user AND d.datname = current_database()"
+        )
+    ).one()
+    user, superuser, owns_db, owns_schema = row
+    problem = "a superuser" if superuser else "the owner" if owns_db or owns_schema else None
+    return Check(
+        "application role is least-privileged",
+        problem is None,
+        f"{user}" + (f" is {problem}" if problem else ""),
+        "Connect the application as bahr_app (`bahr-db roles setup`); keep the owner for "
+        "MIGRATION_DATABASE_URL.",
+        warning=True,
+    )
+
+
+CHECKS = (_server_version, _encoding, _icu, _trgm, _least_privilege)
 
 
 def run_checks(conn: Connection) -> list[Check]:

@@ -30,6 +30,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL
 
+from app.db import roles
 from app.errors import BahrDataError, PostgresNotFound
 
 MIN_VERSION = 15
@@ -176,10 +177,11 @@ class EmbeddedCluster:
         return cls(Path(tempfile.mkdtemp(prefix="bahr-test-")), throwaway=True, tcp_port=tcp_port)
 
     # -- state ----------------------------------------------------------------------------
-    def url(self, database: str = DEFAULT_DATABASE) -> URL:
+    def url(self, database: str = DEFAULT_DATABASE, user: str = SUPERUSER) -> URL:
+        """A socket URL; the socket folder is private, so local roles need no password."""
         return URL.create(
             "postgresql+psycopg",
-            username=SUPERUSER,
+            username=user,
             database=database,
             query={"host": str(self.socket_dir), "port": str(self.port)},
         )
@@ -316,6 +318,7 @@ class EmbeddedCluster:
             time.sleep(0.05)
 
     def ensure_database(self, database: str) -> None:
+        """Create ``database`` if missing, with the owner and application roles set up."""
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if exists.fetchone() is None:
@@ -324,6 +327,9 @@ class EmbeddedCluster:
                         psycopg.sql.Identifier(database)
                     )
                 )
+        with psycopg.connect(self.conninfo(database), autocommit=True) as conn:
+            for statement in roles.setup_statements(database):
+                conn.execute(statement.encode())
 
     def stop(self, mode: str = "fast") -> bool:
         """Stop the server if it runs; returns whether it was running."""

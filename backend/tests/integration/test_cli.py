@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 from app.cli import app
 from app.config import get_settings
 from app.db.base import SessionLocal
-from tests.conftest import _recreate_database, make_alembic_config
+from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
 
 IMRU = "قِفا نَبْكِ مِنْ ذِكْرى حَبيبٍ وَمَنْزِلِ ... بِسِقْطِ اللِّوى بَيْنَ الدَّخولِ فَحَوْمَلِ"
 Invoke = Callable[..., Result]
@@ -59,7 +59,7 @@ def test_doctor_and_current(cli: Invoke) -> None:
     result = cli("doctor", "--json")
     assert result.exit_code == 0, result.output
     checks = json.loads(result.stdout)
-    assert [c["ok"] for c in checks] == [True] * 4
+    assert [c["ok"] for c in checks] == [True] * 5
     current = json.loads(cli("current", "--json").stdout)
     assert current["up_to_date"] is True
 
@@ -247,29 +247,22 @@ def test_metrics_command_prints_prometheus_text(cli: Invoke) -> None:
 
 
 # -- backup and restore, on scratch databases ------------------------------------------------
-@pytest.fixture
-def scratch(database_url: URL, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], URL]]:
-    made: list[URL] = []
-
-    def use(suffix: str) -> URL:
-        url = database_url.set(database=f"{database_url.database}_{suffix}")
-        _recreate_database(url.set(database="postgres"), url.database or "")
-        made.append(url)
-        return url
-
-    yield use
+def point_at(monkeypatch: pytest.MonkeyPatch, owner: URL, app_url: URL) -> None:
+    monkeypatch.setenv("DATABASE_URL", app_url.render_as_string(hide_password=False))
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", owner.render_as_string(hide_password=False))
     get_settings.cache_clear()
 
 
-def point_at(monkeypatch: pytest.MonkeyPatch, url: URL) -> None:
-    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+@pytest.fixture
+def restore_settings() -> Iterator[None]:
+    yield
     get_settings.cache_clear()
 
 
 def test_backup_and_restore_round_trip(
-    scratch: Callable[[str], URL], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, restore_settings: None
 ) -> None:
-    source = scratch("backup_src")
+    source, source_app = fresh_database(f"{ADMIN_URL.database}_backup_src")
     eng: Engine = create_engine(source)
     with eng.begin() as conn:
         command.upgrade(make_alembic_config(conn), "head")
@@ -283,25 +276,29 @@ def test_backup_and_restore_round_trip(
     eng.dispose()
     runner = CliRunner()
     dump = tmp_path / "bahr.dump"
-    point_at(monkeypatch, source)
+    point_at(monkeypatch, source, source_app)
     assert runner.invoke(app, ["backup", str(dump)]).exit_code == 0
 
-    target = scratch("backup_dst")
-    point_at(monkeypatch, target)
-    assert runner.invoke(app, ["restore", str(dump)]).exit_code == 0
+    target, target_app = fresh_database(f"{ADMIN_URL.database}_backup_dst")
+    point_at(monkeypatch, target, target_app)
+    restored = runner.invoke(app, ["restore", str(dump)])
+    assert restored.exit_code == 0, restored.output
     refused = runner.invoke(app, ["restore", str(dump)])
     assert refused.exit_code == 1
     assert "--force" in refused.stderr
-    assert runner.invoke(app, ["restore", str(dump), "--force"]).exit_code == 0
+    again = runner.invoke(app, ["restore", str(dump), "--force"])
+    assert again.exit_code == 0, again.output
 
     def dump_rows(url: URL) -> list[tuple[Any, ...]]:
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(conninfo) as conn:
             return conn.execute(
-                "SELECT id, original_text, convert_to(original_text, 'UTF8') FROM analyses "
-                "UNION ALL SELECT NULL, name_arabic || feet || pattern, NULL FROM meters "
-                "ORDER BY 2"
+                "SELECT id::text, original_text, convert_to(original_text, 'UTF8') "
+                "FROM analyses UNION ALL "
+                "SELECT NULL, name_arabic || feet || pattern, NULL FROM meters ORDER BY 2"
             ).fetchall()
 
     assert dump_rows(target) == dump_rows(source)
     assert any(row[1] == IMRU for row in dump_rows(target))
+    # The restored database keeps the application role's grants.
+    assert dump_rows(target_app) == dump_rows(source)

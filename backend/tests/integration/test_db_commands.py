@@ -7,13 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import URL
 from typer.testing import CliRunner, Result
 
 from app.cli import app
 from app.config import get_settings
 from app.db.server import EmbeddedCluster
-from tests.conftest import _recreate_database
+from tests.conftest import ADMIN_URL, fresh_database
 
 Bahr = Callable[..., Result]
 
@@ -44,7 +43,7 @@ def embedded(tmp_path: Path) -> Iterator[EmbeddedCluster]:
 def test_embedded_cluster_commands(
     with_env: Callable[..., Bahr], embedded: EmbeddedCluster
 ) -> None:
-    bahr = with_env(DATABASE_URL="", EMBEDDED_DIR=str(embedded.root))
+    bahr = with_env(DATABASE_URL="", MIGRATION_DATABASE_URL="", EMBEDDED_DIR=str(embedded.root))
     # A command that needs the database starts the cluster and stops it again afterwards.
     first = bahr("current", "--json")
     assert first.exit_code == 0, first.output
@@ -58,7 +57,7 @@ def test_embedded_cluster_commands(
     status = json.loads(bahr("db", "status", "--json").stdout)
     assert status["running"] is True
     assert status["root"] == str(embedded.root)
-    assert bahr("db", "url").stdout.startswith("postgresql+psycopg://bahr@/bahr?host=")
+    assert bahr("db", "url").stdout.startswith("postgresql+psycopg://bahr_app@/bahr?host=")
     # A cluster started with `db start` is left running by other commands.
     bahr("current")
     assert embedded.is_running()
@@ -73,16 +72,18 @@ def test_db_commands_refuse_when_database_url_is_set() -> None:
     assert "DATABASE_URL is set" in result.stderr
 
 
-def test_migrate_check_downgrade(database_url: URL, with_env: Callable[..., Bahr]) -> None:
-    url = database_url.set(database=f"{database_url.database}_cli_migrate")
-    _recreate_database(url.set(database="postgres"), url.database or "")
-    bahr = with_env(DATABASE_URL=url.render_as_string(hide_password=False))
+def test_migrate_check_downgrade(with_env: Callable[..., Bahr]) -> None:
+    owner, app_url = fresh_database(f"{ADMIN_URL.database}_cli_migrate")
+    bahr = with_env(
+        DATABASE_URL=app_url.render_as_string(hide_password=False),
+        MIGRATION_DATABASE_URL=owner.render_as_string(hide_password=False),
+    )
     assert bahr("migrate").exit_code == 0
     current = json.loads(bahr("current", "--json").stdout)
-    assert current == {"current": "0002", "head": "0002", "up_to_date": True}
+    assert current == {"current": "0003", "head": "0003", "up_to_date": True}
     check = bahr("check")
     assert check.exit_code == 0, check.output
-    assert bahr("downgrade", "0001").exit_code == 0
+    assert bahr("downgrade", "0002").exit_code == 0
     assert "behind" in bahr("current").stdout
     assert bahr("downgrade", "base").exit_code == 0
     assert json.loads(bahr("current", "--json").stdout)["current"] is None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, func, select, text, update
-from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from app.data.meters import METERS, derive_pattern
 from app.data.seed import seed_meters
 from app.models.analysis import Analysis, Meter
 from app.repositories.meter_repository import MeterRepository
-from tests.conftest import _recreate_database, make_alembic_config
+from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
 
 CANONICAL = [
     "الطويل",
@@ -62,7 +61,8 @@ def test_get_by_name_returns_none_for_unknown_names(db: Session, form: str) -> N
     assert MeterRepository(db).get_by_name(form) is None
 
 
-def test_get_by_name_finds_a_meter_added_outside_the_reference_data(db: Session) -> None:
+def test_get_by_name_finds_a_meter_added_outside_the_reference_data(owner_db: Session) -> None:
+    db = owner_db  # meters are read-only for the application
     db.add(
         Meter(
             name_arabic="المستطيل",
@@ -85,7 +85,8 @@ def test_get_by_id(db: Session) -> None:
     assert repo.get(-1) is None
 
 
-def test_seed_is_idempotent_and_updates_in_place(connection: Connection) -> None:
+def test_seed_is_idempotent_and_updates_in_place(owner_connection: Connection) -> None:
+    connection = owner_connection  # the reference data is the owner's to write
     assert seed_meters(connection).inserted == 0
     result = seed_meters(connection)
     assert (result.inserted, result.updated, result.unchanged) == (0, 0, 16)
@@ -125,9 +126,8 @@ def test_analysis_counts(db: Session) -> None:
     assert len(counts) == 16
 
 
-def test_downgrade_removes_exactly_the_seed_and_upgrade_restores_it(database_url: URL) -> None:
-    url = database_url.set(database=f"{database_url.database}_seed")
-    _recreate_database(url.set(database="postgres"), url.database or "")
+def test_downgrade_removes_exactly_the_seed_and_upgrade_restores_it() -> None:
+    url, _ = fresh_database(f"{ADMIN_URL.database}_seed")
     eng: Engine = create_engine(url)
     try:
         with eng.begin() as conn:

@@ -18,6 +18,13 @@ USER = {
 }
 
 
+@pytest.fixture
+def connection(owner_connection: Connection) -> Connection:
+    """Raw SQL as the schema owner: the rules hold for every role, the owner included (the
+    application role's narrower grants are tested in test_roles.py)."""
+    return owner_connection
+
+
 def insert(conn: Connection, table: str, row: dict[str, Any]) -> Any:
     cols = ", ".join(f'"{c}"' for c in row)
     params = ", ".join(f":{c}" for c in row)

@@ -7,14 +7,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import URL
 
-from tests.conftest import BACKEND_DIR, _recreate_database
-
-
-@pytest.fixture(scope="session")
-def migrations_url(database_url: URL) -> URL:
-    return database_url.set(database=f"{database_url.database}_migrations")
+from tests.conftest import ADMIN_URL, BACKEND_DIR, fresh_database
 
 
 @pytest.fixture
@@ -23,8 +17,9 @@ def alembic_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def alembic_engine(migrations_url: URL) -> Iterator[Engine]:
-    _recreate_database(migrations_url.set(database="postgres"), migrations_url.database or "")
-    engine = create_engine(migrations_url)
+def alembic_engine() -> Iterator[Engine]:
+    """Migrations run as the schema owner, as in production."""
+    owner_url, _ = fresh_database(f"{ADMIN_URL.database}_migrations")
+    engine = create_engine(owner_url)
     yield engine
     engine.dispose()
