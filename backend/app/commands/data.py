@@ -44,17 +44,18 @@ EXPORT_ONLY = ("id", "created_at")
 @user_errors
 def seed(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """Insert or update the 16 classical meters (idempotent)."""
-    from app.data.seed import seed_meters
+    from app.data.seed import relink_analyses, seed_meters
 
     with database(), owner_session() as db:
         result = seed_meters(db.connection())
+        relinked = relink_analyses(db.connection())
         db.commit()
     if as_json:
-        print_json(result.__dict__)
+        print_json({**result.__dict__, "relinked": relinked})
     else:
         console.print(
             f"meters: {result.inserted} inserted, {result.updated} updated, "
-            f"{result.unchanged} unchanged"
+            f"{result.unchanged} unchanged; analyses relinked: {relinked}"
         )
 
 

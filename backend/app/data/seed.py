@@ -7,8 +7,8 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from app.data.meters import METERS, seed_rows
-from app.models.analysis import Meter
+from app.data.meters import METERS, lookup_name, seed_rows
+from app.models.analysis import Analysis, Meter
 
 _COLUMNS = ("name_english", "position", "feet", "pattern", "description", "examples", "metadata")
 
@@ -55,6 +55,30 @@ def seed_meters(conn: Connection) -> SeedResult:
         )
         conn.execute(stmt, params)
     return SeedResult(len(new), len(changed), len(wanted) - len(new) - len(changed))
+
+
+def relink_analyses(conn: Connection) -> int:
+    """Set ``meter_id`` on analyses whose label names a known meter but which have none
+    (stored before the meters were seeded, or unlinked by a downgrade). Returns the count."""
+    table = cast(Table, Meter.__table__)
+    analyses = cast(Table, Analysis.__table__)
+    ids = {row.name_arabic: row.id for row in conn.execute(select(table.c.name_arabic, table.c.id))}
+    labels = conn.execute(
+        select(analyses.c.detected_meter)
+        .where(analyses.c.meter_id.is_(None), analyses.c.detected_meter.is_not(None))
+        .distinct()
+    ).scalars()
+    linked = 0
+    for label in labels:
+        canonical = lookup_name(label)
+        if canonical is None or canonical not in ids:
+            continue
+        linked += conn.execute(
+            update(analyses)
+            .where(analyses.c.meter_id.is_(None), analyses.c.detected_meter == label)
+            .values(meter_id=ids[canonical])
+        ).rowcount
+    return linked
 
 
 def unseed_meters(conn: Connection) -> int:

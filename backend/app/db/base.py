@@ -100,3 +100,14 @@ def get_db() -> Iterator[Session]:
         raise
     finally:
         db.close()
+
+
+def _instrument_application_engine() -> None:
+    # Imported here: the metrics module reads Base.metadata for its table labels.
+    from app.metrics.database_metrics import instrument
+
+    if get_settings().metrics_enabled:
+        instrument(engine)
+
+
+_instrument_application_engine()

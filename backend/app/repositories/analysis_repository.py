@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from app.db.errors import translated
+from app.db.errors import translate_errors, translated
 from app.errors import InvalidInput, NotFound
 from app.models.analysis import Analysis, AnalysisHistory
 from app.repositories.analysis_search import AnalysisSearchHit, search, search_fragment
@@ -82,6 +82,7 @@ def as_uuid(value: uuid.UUID | str, field: str = "analysis_id") -> uuid.UUID:
         raise InvalidInput(f"{field}: not a valid UUID", field=field, rule="uuid") from None
 
 
+@translate_errors
 class AnalysisRepository:
     """Repository for analyses and their result history."""
 

@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.data.meters import lookup_name
+from app.db.errors import translate_errors
 from app.models.analysis import Analysis, Meter
 from app.text.arabic import normalize
 
@@ -23,6 +24,7 @@ _COUNTS = (
 )
 
 
+@translate_errors
 class MeterRepository:
     """Lookups of the 16 meters; names are accepted in every form people type."""
 

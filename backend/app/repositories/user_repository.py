@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.errors import translated
+from app.db.errors import translate_errors, translated
 from app.errors import InvalidInput, NotFound
 from app.models.user import User, UserProfile, UserRole
 from app.passwords import PasswordHasher, hasher
@@ -38,6 +38,7 @@ _BY_LOGIN = select(User).where(
 _PASSWORD = TypeAdapter(Password)
 
 
+@translate_errors
 class UserRepository:
     """Repository for user accounts and their profiles."""
 

@@ -67,7 +67,12 @@ def test_doctor_and_current(cli: Invoke) -> None:
 def test_seed_is_idempotent(cli: Invoke) -> None:
     result = cli("seed", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"inserted": 0, "updated": 0, "unchanged": 16}
+    assert json.loads(result.stdout) == {
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": 16,
+        "relinked": 0,
+    }
 
 
 def test_meters_json(cli: Invoke) -> None:
