@@ -16,6 +16,8 @@ help:
 	@echo "make lint     ruff, mypy, workflow schema and zizmor"
 	@echo "make ci-local the GitHub workflow's steps against a local server on :5432"
 	@echo "make db-start / db-stop   the embedded PostgreSQL cluster (.bahr/)"
+	@echo "make stress   the reliability suite at full size -> docs/reliability.md"
+	@echo "make bench    the benchmark suite -> docs/benchmarks.md"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -40,6 +42,16 @@ lint: install
 format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+# The reliability suite at full size (16 threads x 500 operations, 3 restarts); its figures
+# go to docs/reliability.md.
+stress: install
+	rm -f $(CURDIR)/docs/.reliability.jsonl
+	cd $(BACKEND) && BAHR_STRESS=1 BAHR_RELIABILITY_REPORT=$(CURDIR)/docs/.reliability.jsonl \
+		$(UV) run --locked --no-sync pytest tests/reliability -p no:randomly -q
+	$(RUN) python -m tests.reliability.report $(CURDIR)/docs/.reliability.jsonl \
+		> $(CURDIR)/docs/reliability.md.new && mv $(CURDIR)/docs/reliability.md.new $(CURDIR)/docs/reliability.md
+	rm -f $(CURDIR)/docs/.reliability.jsonl
 
 # The ER diagram in README.md, generated from the models.
 PARACELSUS := paracelsus inject ../README.md app.db.base:Base --import-module app.models \

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.models.analysis import Analysis
+from app.text import storable
 from app.text.arabic import HEADLINE_OPTIONS, highlight, highlight_from_headline, normalize
 
 #: Markers around matched words in :attr:`AnalysisSearchHit.headline`.
@@ -54,10 +55,8 @@ def _query_text(query: str, *, min_length: int = 1) -> str:
         raise InvalidInput(
             f"query: must be at least {min_length} characters", field="query", rule="min_length"
         )
-    if "\x00" in text:
-        raise InvalidInput(
-            "query: must not contain NUL characters", field="query", rule="storable_text"
-        )
+    if (reason := storable.problem(query)) is not None:
+        raise InvalidInput(f"query: {reason}", field="query", rule="storable_text")
     return text
 
 
