@@ -3,8 +3,10 @@
 
 SHELL := /bin/bash
 BACKEND := backend
-# uv installs everything from backend/uv.lock; it is installed with pip when missing.
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# uv installs everything from backend/uv.lock. When it is missing, pip installs it into a
+# private venv (.tools/), never into the system Python (which PEP 668 may forbid anyway).
+TOOLS := $(CURDIR)/.tools
+UV = $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := cd $(BACKEND) && $(UV) run --locked --no-sync
 COV_MIN ?= 90
 
@@ -20,8 +22,10 @@ help:
 	@echo "make bench    the benchmark suite -> docs/benchmarks.md"
 
 uv:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-	  || python3 -m pip install --quiet --disable-pip-version-check uv
+	@command -v uv >/dev/null 2>&1 || test -x $(TOOLS)/bin/uv || { \
+	  echo "installing uv into $(TOOLS)"; \
+	  python3 -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install --quiet \
+	    --disable-pip-version-check uv; }
 
 install: uv
 	cd $(BACKEND) && $(UV) sync --locked --quiet
@@ -72,4 +76,4 @@ ci-local: install
 
 clean:
 	-$(RUN) bahr-db db stop
-	rm -rf .bahr $(BACKEND)/.venv
+	rm -rf .bahr $(BACKEND)/.venv $(TOOLS)
