@@ -96,11 +96,11 @@ cluster = EmbeddedCluster.create_throwaway(tcp_port=port)
 try:
     # The watchdog removes the cluster even if this process is killed with SIGKILL.
     cluster.start(stop_with_pid=os.getpid())
-    # What the postgres:15 service gives the workflow (POSTGRES_USER/PASSWORD/DB): role
-    # `test` owning `test_db`. CREATEDB lets the suite create test_db_test beside it, as the
-    # service's superuser may; pg_trgm is a trusted extension, so a database owner may add it.
+    # What the postgres:15 service gives the workflow (POSTGRES_USER/PASSWORD/DB): the
+    # image makes POSTGRES_USER a superuser owning POSTGRES_DB. The suite needs that much:
+    # it creates test_db_test beside it and sets up the bahr_owner / bahr_app roles.
     with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute("CREATE ROLE test LOGIN CREATEDB PASSWORD 'test'")
+        conn.execute("CREATE ROLE test LOGIN SUPERUSER PASSWORD 'test'")
         conn.execute("CREATE DATABASE test_db OWNER test TEMPLATE template0 ENCODING 'UTF8'")
     ready.write_text(str(cluster.root), encoding="utf-8")
     # Serve until told to stop, or until the script that started us is gone.

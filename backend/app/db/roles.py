@@ -37,15 +37,17 @@ class RolePasswords:
 
 
 def _role(name: str, password: str | None) -> sql.Composed:
-    attrs = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT")
+    # Attributes are set at creation only: changing SUPERUSER/REPLICATION/BYPASSRLS on an
+    # existing role needs a superuser, and a DBA with CREATEROLE must be able to run this.
+    attrs = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
     pw = sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL("")
     return sql.SQL(
         "DO $$ BEGIN\n"
         "  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {lit}) THEN\n"
-        "    CREATE ROLE {ident};\n"
+        "    CREATE ROLE {ident} {attrs};\n"
         "  END IF;\n"
         "END $$;\n"
-        "ALTER ROLE {ident} {attrs}{pw};"
+        "ALTER ROLE {ident} LOGIN{pw};"
     ).format(lit=sql.Literal(name), ident=sql.Identifier(name), attrs=attrs, pw=pw)
 
 
