@@ -70,6 +70,7 @@ def _spec_fixture_database(cluster: EmbeddedCluster) -> None:
 
 
 _cluster: EmbeddedCluster | None = None
+_TCP_PASSWORDS = roles.RolePasswords(owner=secrets.token_urlsafe(16), app=secrets.token_urlsafe(16))
 #: Superuser (or CREATEDB + CREATEROLE) URL of the test database, for set-up only.
 ADMIN_URL: URL
 
@@ -82,16 +83,13 @@ def _is_socket(url: URL) -> bool:
 def fresh_database(name: str) -> tuple[URL, URL]:
     """(Re)create database ``name`` beside the test database, with the two roles set up.
 
-    Returns (owner URL, application URL). Over TCP the roles get fresh random passwords;
-    over the embedded cluster's private socket they need none.
+    Returns (owner URL, application URL). Over TCP the roles get random passwords, one
+    pair per test session (roles belong to the whole server, not to one database); over the
+    embedded cluster's private socket they need none.
     """
     admin = ADMIN_URL.set(database=name)
     _recreate_database(ADMIN_URL.set(database="postgres"), name)
-    passwords = (
-        roles.RolePasswords()
-        if _is_socket(admin)
-        else roles.RolePasswords(owner=secrets.token_urlsafe(16), app=secrets.token_urlsafe(16))
-    )
+    passwords = roles.RolePasswords() if _is_socket(admin) else _TCP_PASSWORDS
     with psycopg.connect(_libpq(admin), autocommit=True) as conn:
         for statement in roles.setup_statements(name, passwords):
             conn.execute(statement.encode())
