@@ -54,6 +54,9 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(exc.message) from None
         except ValidationError as exc:
             raise fail(validation_message(exc)) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or exc}") from None
 
     return wrapper
 

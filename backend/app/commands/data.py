@@ -156,15 +156,16 @@ def import_lines(
     task = progress.add_task("importing", total=path.stat().st_size) if progress else None
 
     def good_lines() -> Iterator[tuple[Any, int | None]]:
-        with path.open(encoding="utf-8") as handle:
-            for number, raw in enumerate(handle, start=1):
+        with path.open("rb") as handle:
+            for number, raw_bytes in enumerate(handle, start=1):
                 if progress is not None and task is not None:
-                    progress.update(task, advance=len(raw.encode()))
-                if not raw.strip():
+                    progress.update(task, advance=len(raw_bytes))
+                if not raw_bytes.strip():
                     continue
                 report.lines += 1
                 try:
-                    yield _parse_line(raw, owners, db)
+                    # A bad byte sequence is a bad line (UnicodeDecodeError is a ValueError).
+                    yield _parse_line(raw_bytes.decode("utf-8"), owners, db)
                 except (ValueError, ValidationError) as exc:
                     reason = (
                         validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -239,18 +240,24 @@ def export_file(path: Path = typer.Argument(..., dir_okay=False)) -> None:
     """Write every analysis to a JSONL file that `import` reads back (constant memory)."""
     count = 0
     columns = (TextColumn("exporting"), MofNCompleteColumn(), TimeElapsedColumn())
-    with (
-        database(),
-        session() as db,
-        path.open("w", encoding="utf-8") as out,
-        Progress(*columns, console=err_console) as progress,
-    ):
-        task = progress.add_task("export", total=None)
-        for row in export_rows(db):
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-            if count % 1_000 == 0:
-                progress.update(task, completed=count)
+    # Written beside the target and renamed at the end: a failed export leaves no half file.
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with (
+            database(),
+            session() as db,
+            partial.open("w", encoding="utf-8") as out,
+            Progress(*columns, console=err_console) as progress,
+        ):
+            task = progress.add_task("export", total=None)
+            for row in export_rows(db):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+                if count % 1_000 == 0:
+                    progress.update(task, completed=count)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     console.print(f"exported {count} analyses to {escape(str(path))}")
 
 

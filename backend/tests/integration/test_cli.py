@@ -307,3 +307,30 @@ def test_backup_and_restore_round_trip(
     assert any(row[1] == IMRU for row in dump_rows(target))
     # The restored database keeps the application role's grants.
     assert dump_rows(target_app) == dump_rows(source)
+
+
+def test_import_reports_bad_bytes_as_a_bad_line(
+    cli: Invoke, connection: Connection, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(line().encode() + b"\n" + b'{"original_text": "\xff\xfe"}\n' + line().encode())
+    before = count(connection)
+    result = cli("import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["stored"], summary["skipped"]) == (2, 1)
+    assert summary["errors"][0]["line"] == 2
+    assert "utf-8" in summary["errors"][0]["error"]
+    assert count(connection) == before + 2
+
+
+def test_export_to_an_unwritable_place_is_a_one_line_error(cli: Invoke, tmp_path: Path) -> None:
+    result = cli("export", str(tmp_path / "no" / "such" / "dir" / "out.jsonl"))
+    assert result.exit_code == 1
+    assert "No such file or directory" in result.stderr
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_missing_import_file_is_a_usage_error(cli: Invoke, tmp_path: Path) -> None:
+    assert cli("import", str(tmp_path / "absent.jsonl")).exit_code == 2

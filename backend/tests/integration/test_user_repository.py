@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pwdlib.hashers.bcrypt import BcryptHasher
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 from app.errors import AlreadyExists, InvalidInput, NotFound
@@ -331,3 +331,22 @@ def test_spec_connection_fixture_is_isolated(connection: Connection) -> None:
         ).scalar_one()
         == 0
     )
+
+
+def test_a_plain_password_is_never_sent_to_the_database(db: Session) -> None:
+    sent: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append(f"{statement} {parameters!r}")
+
+    engine = db.get_bind().engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        repo = UserRepository(db)
+        user = make_user(db, password="plain-secret-1")
+        repo.authenticate(user.username, "plain-secret-1")
+        repo.change_password(user.id, "plain-secret-1", "plain-secret-2")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert sent
+    assert not [s for s in sent if "plain-secret" in s]
