@@ -133,6 +133,7 @@ from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from sqlalchemy import Connection, Engine, create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 
@@ -159,13 +160,25 @@ def owner_url() -> URL:
     return get_settings().migration_url()
 
 
+def migrate(owner: URL, revision: str = "head") -> None:
+    """``alembic upgrade`` on the database at ``owner`` (the schema owner's URL)."""
+    eng = create_engine(owner, poolclass=NullPool)
+    with eng.begin() as conn:
+        command.upgrade(make_alembic_config(conn), revision)
+    eng.dispose()
+
+
+def migrated_database(suffix: str, revision: str = "head") -> tuple[URL, URL]:
+    """:func:`fresh_database` ``<test db>_<suffix>``, migrated; (owner URL, app URL)."""
+    owner, app_url = fresh_database(f"{ADMIN_URL.database}_{suffix}")
+    migrate(owner, revision)
+    return owner, app_url
+
+
 @pytest.fixture(scope="session")
 def migrated(owner_url: URL) -> URL:
     """The test database, built once by ``alembic upgrade head`` run as the owner."""
-    eng = create_engine(owner_url)
-    with eng.begin() as conn:
-        command.upgrade(make_alembic_config(conn), "head")
-    eng.dispose()
+    migrate(owner_url)
     return owner_url
 
 

@@ -277,6 +277,15 @@ class _Instrumentation:
             starts[id(context or conn)] = clock()
             return statement, parameters  # retval=True: spares SQLAlchemy's wrapper call
 
+        def finish(context: Any, statement: str, elapsed: int) -> None:
+            """Count and time one statement; log it when it was slow."""
+            compiled = context.compiled if context is not None else None
+            labels = for_compiled(compiled) if compiled is not None else for_sql(statement)
+            labels.record(elapsed)
+            slow_ns = inst.slow_ns
+            if slow_ns is not None and elapsed > slow_ns:
+                record_slow(labels, statement, elapsed)
+
         def after_cursor_execute(
             conn: Connection,
             _cursor: Any,
@@ -289,13 +298,7 @@ class _Instrumentation:
             start = starts.pop(id(context or conn), None)
             if start is None:
                 return
-            compiled = context.compiled if context is not None else None
-            labels = for_compiled(compiled) if compiled is not None else for_sql(statement)
-            elapsed = end - start
-            labels.record(elapsed)
-            slow_ns = inst.slow_ns
-            if slow_ns is not None and elapsed > slow_ns:
-                record_slow(labels, statement, elapsed)
+            finish(context, statement, end - start)
 
         def handle_error(ctx: ExceptionContext) -> None:
             end = clock()
@@ -316,13 +319,7 @@ class _Instrumentation:
                 statement = ctx.statement
                 if start is None or statement is None:
                     return
-                compiled = context.compiled if context is not None else None
-                labels = for_compiled(compiled) if compiled is not None else for_sql(statement)
-                elapsed = end - start
-                labels.record(elapsed)
-                slow_ns = inst.slow_ns
-                if slow_ns is not None and elapsed > slow_ns:
-                    record_slow(labels, statement, elapsed)
+                finish(context, statement, end - start)
             except Exception:  # metrics must never mask the real error
                 _log.exception("database metrics: handle_error failed")
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
 from typer.testing import CliRunner, Result
@@ -21,7 +20,7 @@ from typer.testing import CliRunner, Result
 from app.cli import app
 from app.config import get_settings
 from app.db.base import SessionLocal
-from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
+from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 
 IMRU = "قِفا نَبْكِ مِنْ ذِكْرى حَبيبٍ وَمَنْزِلِ ... بِسِقْطِ اللِّوى بَيْنَ الدَّخولِ فَحَوْمَلِ"
 Invoke = Callable[..., Result]
@@ -267,10 +266,9 @@ def restore_settings() -> Iterator[None]:
 def test_backup_and_restore_round_trip(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, restore_settings: None
 ) -> None:
-    source, source_app = fresh_database(f"{ADMIN_URL.database}_backup_src")
+    source, source_app = migrated_database("backup_src")
     eng: Engine = create_engine(source)
     with eng.begin() as conn:
-        command.upgrade(make_alembic_config(conn), "head")
         conn.execute(
             text(
                 "INSERT INTO analyses (original_text, normalized_text, pattern) "

@@ -12,30 +12,12 @@ from app.data.seed import seed_meters
 from app.models.analysis import Analysis, Meter
 from app.repositories.meter_repository import MeterRepository
 from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
-
-CANONICAL = [
-    "الطويل",
-    "المديد",
-    "البسيط",
-    "الوافر",
-    "الكامل",
-    "الهزج",
-    "الرجز",
-    "الرمل",
-    "السريع",
-    "المنسرح",
-    "الخفيف",
-    "المضارع",
-    "المقتضب",
-    "المجتث",
-    "المتقارب",
-    "المتدارك",
-]
+from tests.unit.test_meters_data import CANONICAL_ORDER
 
 
 def test_sixteen_meters_in_canonical_order(db: Session) -> None:
     meters = MeterRepository(db).list_all()
-    assert [m.name_arabic for m in meters] == CANONICAL
+    assert [m.name_arabic for m in meters] == list(CANONICAL_ORDER)
     assert len({m.name_english for m in meters}) == 16
 
 

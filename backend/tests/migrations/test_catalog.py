@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from app.db.base import Base
-from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
+from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 
 CATALOG = {
     "checks": "SELECT conrelid::regclass::text || '.' || conname, pg_get_constraintdef(oid) "
@@ -38,11 +37,9 @@ def catalog(conn: Connection) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def two_databases() -> Iterator[tuple[Engine, Engine]]:
-    migrated_url, _ = fresh_database(f"{ADMIN_URL.database}_catalog_migrated")
+    migrated_url, _ = migrated_database("catalog_migrated")
     created_url, _ = fresh_database(f"{ADMIN_URL.database}_catalog_created")
     migrated, created = create_engine(migrated_url), create_engine(created_url)
-    with migrated.begin() as conn:
-        command.upgrade(make_alembic_config(conn), "head")
     with created.begin() as conn:
         Base.metadata.create_all(conn)
     yield migrated, created

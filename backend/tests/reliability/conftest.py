@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
 from app.config import Settings
 from app.db.base import make_engine
-from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
+from tests.conftest import migrated_database
 
 STRESS = os.environ.get("BAHR_STRESS", "") == "1"
 
@@ -33,10 +32,8 @@ class ReliabilityDb:
 
 @pytest.fixture(scope="session")
 def reliability_db() -> Iterator[ReliabilityDb]:
-    owner_url, app_url = fresh_database(f"{ADMIN_URL.database}_reliability")
+    owner_url, app_url = migrated_database("reliability")
     owner = create_engine(owner_url)
-    with owner.begin() as conn:
-        command.upgrade(make_alembic_config(conn), "head")
     app = make_engine(app_url, Settings(_env_file=None, pool_timeout=20))
     yield ReliabilityDb(owner_url, app_url, owner, app)
     app.dispose()

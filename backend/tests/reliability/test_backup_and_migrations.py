@@ -17,7 +17,7 @@ from app.cli import app
 from app.config import get_settings
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.user_repository import UserRepository
-from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config
+from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config, migrated_database
 from tests.reliability.report import record
 
 TABLES = ("users", "user_profiles", "meters", "analyses", "analysis_history")
@@ -82,10 +82,8 @@ def use(monkeypatch: pytest.MonkeyPatch, owner: URL, app_url: URL) -> None:
 def test_backup_restore_keeps_every_row_and_every_arabic_byte(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_restored: None
 ) -> None:
-    source_owner, source_app = fresh_database(f"{ADMIN_URL.database}_rel_backup_src")
+    source_owner, source_app = migrated_database("rel_backup_src")
     owner = create_engine(source_owner)
-    with owner.begin() as conn:
-        command.upgrade(make_alembic_config(conn), "head")
     app_engine = create_engine(source_app)
     fill(app_engine)
     app_engine.dispose()
@@ -116,12 +114,11 @@ def test_backup_restore_keeps_every_row_and_every_arabic_byte(
 
 
 def test_migrations_down_and_up_with_rows_present() -> None:
-    owner_url, app_url = fresh_database(f"{ADMIN_URL.database}_rel_migrate")
+    owner_url, app_url = migrated_database("rel_migrate", revision="0001")
     owner = create_engine(owner_url)
     app_engine = create_engine(app_url)
     try:
         with owner.begin() as conn:
-            command.upgrade(make_alembic_config(conn), "0001")
             # Rows written at the first revision, before any meter exists.
             conn.execute(
                 text(

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,7 @@ from app.db.base import make_engine
 from app.db.server import EmbeddedCluster
 from app.errors import BahrDataError, DatabaseUnavailable
 from app.repositories.analysis_repository import AnalysisRepository
-from tests.conftest import make_alembic_config
+from tests.conftest import migrate
 from tests.reliability.conftest import STRESS
 from tests.reliability.report import record
 
@@ -33,10 +32,7 @@ def own_cluster() -> Iterator[EmbeddedCluster]:
     """A cluster this test may stop and start at will."""
     cluster = EmbeddedCluster.create_throwaway()
     cluster.start(database="restart", stop_with_pid=os.getpid())
-    owner = create_engine(cluster.url("restart", user=roles.OWNER))
-    with owner.begin() as conn:
-        command.upgrade(make_alembic_config(conn), "head")
-    owner.dispose()
+    migrate(cluster.url("restart", user=roles.OWNER))
     yield cluster
     cluster.destroy()
 
