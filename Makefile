@@ -57,6 +57,11 @@ stress: install
 		> $(CURDIR)/docs/reliability.md.new && mv $(CURDIR)/docs/reliability.md.new $(CURDIR)/docs/reliability.md
 	rm -f $(CURDIR)/docs/.reliability.jsonl
 
+# The benchmark suite on its own throwaway cluster -> docs/benchmarks.md and
+# benchmarks-out/results.json. BENCH_ARGS="--only lookups" (or --smoke) narrows it.
+bench: install
+	$(RUN) python -m benchmarks $(BENCH_ARGS)
+
 # The ER diagram in README.md, generated from the models.
 PARACELSUS := paracelsus inject ../README.md app.db.base:Base --import-module app.models \
 	--max-enum-members 6

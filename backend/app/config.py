@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,7 +56,11 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     pool_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for a connection")
+    #: Check a pooled connection is alive before handing it out (see :mod:`app.db.liveness`).
     pool_pre_ping: bool = True
+    #: ``socket``: ask the kernel whether the idle socket is readable, and ping only then (no
+    #: round trip in the normal case); ``roundtrip``: SQLAlchemy's own pre-ping statement.
+    pool_ping: Literal["socket", "roundtrip"] = "socket"
     pool_recycle: int = Field(default=1800, description="seconds; -1 disables")
     echo: bool = False
 

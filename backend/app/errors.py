@@ -37,5 +37,9 @@ class DatabaseUnavailable(BahrDataError):  # noqa: N818
     """The server could not be reached, the pool ran dry, or a statement timed out."""
 
 
+class ReadOnlySession(BahrDataError):  # noqa: N818
+    """A write was attempted through a read-only session (``ReadSessionLocal``)."""
+
+
 class PostgresNotFound(BahrDataError):  # noqa: N818
     """No usable PostgreSQL (≥ 15) binaries were found for the embedded cluster."""

@@ -2,6 +2,12 @@
 
 ``Base``, ``engine``, ``SessionLocal`` and ``get_db`` keep the spec's names. Creating the
 engine does not connect: the first checkout does.
+
+Beside them, ``read_engine``, ``ReadSessionLocal`` and ``get_read_db`` serve requests that
+only read: their connections are in autocommit and read-only (``default_transaction_read_only``
+set at connection start), so a one-query request costs one round trip instead of three
+(``BEGIN``, the query, ``ROLLBACK``), and a write through them is refused by the server
+itself, not only by Python.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine
+from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -19,6 +25,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import Uuid
 
 from app.config import Settings, get_settings
+from app.db.liveness import install_socket_check
+from app.errors import ReadOnlySession
 
 #: Every index and constraint gets a stable, explicit name, so migrations never hold
 #: ``None`` names and a downgrade never has to guess.
@@ -44,13 +52,18 @@ class Base(DeclarativeBase):
 
 
 def make_engine(
-    url: URL | str | None = None, settings: Settings | None = None, *, pooled: bool = True
+    url: URL | str | None = None,
+    settings: Settings | None = None,
+    *,
+    pooled: bool = True,
+    read_only: bool = False,
 ) -> Engine:
-    """An engine configured from the settings: pool 5 + 10, pre-ping, timeouts.
+    """An engine configured from the settings: pool 5 + 10, liveness check, timeouts.
 
     Statement and lock timeouts are sent as libpq startup options, so they cost no round
     trip and hold for every connection. ``pooled=False`` is for one-off work (the CLI's
-    admin path): each connection is closed when released.
+    admin path): each connection is closed when released. ``read_only=True`` makes every
+    connection autocommit and read-only (for :data:`ReadSessionLocal`).
     """
     settings = settings or get_settings()
     options = []
@@ -58,21 +71,29 @@ def make_engine(
         options.append(f"-c statement_timeout={settings.statement_timeout_ms}")
     if settings.lock_timeout_ms:
         options.append(f"-c lock_timeout={settings.lock_timeout_ms}")
-    pool: dict[str, Any] = {"poolclass": NullPool}
+    extra: dict[str, Any] = {"poolclass": NullPool}
+    socket_check = False
     if pooled:
-        pool = {
+        socket_check = settings.pool_pre_ping and settings.pool_ping == "socket"
+        extra = {
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
             "pool_timeout": settings.pool_timeout,
-            "pool_pre_ping": settings.pool_pre_ping,
+            "pool_pre_ping": settings.pool_pre_ping and not socket_check,
             "pool_recycle": settings.pool_recycle,
         }
-    return create_engine(
+    if read_only:
+        options.append("-c default_transaction_read_only=on")
+        extra["isolation_level"] = "AUTOCOMMIT"
+    new_engine = create_engine(
         url if url is not None else settings.app_url(),
         echo=settings.echo,
         connect_args={"options": " ".join(options), "application_name": "bahr-db"},
-        **pool,
+        **extra,
     )
+    if socket_check:
+        install_socket_check(new_engine)
+    return new_engine
 
 
 engine: Engine = make_engine()
@@ -83,16 +104,27 @@ SessionLocal: sessionmaker[Session] = sessionmaker(
     bind=engine, autoflush=False, expire_on_commit=False
 )
 
+#: For requests that only read. A pool of its own (the same size settings), so that no
+#: connection ever switches between autocommit and transactions.
+read_engine: Engine = make_engine(read_only=True)
 
-def get_db() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, rolled back on error, always closed.
+ReadSessionLocal: sessionmaker[Session] = sessionmaker(
+    bind=read_engine, autoflush=False, expire_on_commit=False, info={"read_only": True}
+)
 
-    Usage::
 
-        @app.get("/users/{user_id}")
-        def read_user(user_id: int, db: Session = Depends(get_db)): ...
-    """
-    db = SessionLocal()
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_in_read_sessions(session: Session, _ctx: object, _objs: object) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySession(
+            "this session only reads (ReadSessionLocal / get_read_db); write through "
+            "SessionLocal / get_db",
+            rule="read_only",
+        )
+
+
+def _session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    db = factory()
     try:
         yield db
     except BaseException:
@@ -102,12 +134,30 @@ def get_db() -> Iterator[Session]:
         db.close()
 
 
+def get_db() -> Iterator[Session]:
+    """FastAPI dependency: one session per request, rolled back on error, always closed.
+
+    Usage::
+
+        @app.get("/users/{user_id}")
+        def read_user(user_id: int, db: Session = Depends(get_db)): ...
+    """
+    yield from _session_scope(SessionLocal)
+
+
+def get_read_db() -> Iterator[Session]:
+    """FastAPI dependency for read-only requests: like :func:`get_db`, on
+    :data:`ReadSessionLocal` (one round trip per query; writes are refused)."""
+    yield from _session_scope(ReadSessionLocal)
+
+
 def _instrument_application_engine() -> None:
     # Imported here: the metrics module reads Base.metadata for its table labels.
     from app.metrics.database_metrics import instrument
 
     if get_settings().metrics_enabled:
         instrument(engine)
+        instrument(read_engine, name="read")
 
 
 _instrument_application_engine()

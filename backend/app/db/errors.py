@@ -35,6 +35,7 @@ from app.errors import (
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
+    ReadOnlySession,
 )
 from app.text import storable
 
@@ -126,6 +127,11 @@ def translate(exc: Exception) -> BahrDataError:
     if isinstance(orig, pg.LockNotAvailable):
         return DatabaseUnavailable(
             "a row was locked for too long (lock_timeout)", rule="lock_timeout"
+        )
+    if isinstance(orig, pg.ReadOnlySqlTransaction):
+        return ReadOnlySession(
+            f"this session only reads; write through SessionLocal / get_db ({detail})",
+            rule="read_only",
         )
     if isinstance(orig, pg.InsufficientPrivilege):
         return BahrDataError(f"permission denied: {detail}", rule="permission")

@@ -92,7 +92,7 @@ class User(Base):
         uselist=False,
         cascade="all, delete-orphan",
         passive_deletes=True,
-        lazy="selectin",
+        lazy="joined",
     )
 
     def __init__(self, **kwargs: Any) -> None:

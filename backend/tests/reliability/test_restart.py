@@ -101,3 +101,46 @@ def test_restart_mid_run_loses_nothing(own_cluster: EmbeddedCluster) -> None:
         failed_in_flight=len(failures),
         rows_checked=len(stored),
     )
+
+
+@pytest.mark.parametrize(
+    ("ping", "read_only"),
+    [("socket", False), ("socket", True), ("roundtrip", False)],
+)
+def test_idle_pooled_connections_survive_a_restart(
+    own_cluster: EmbeddedCluster, ping: str, read_only: bool
+) -> None:
+    """Every pooled connection is idle when the server restarts; the next requests, as many
+    as the pool holds, all succeed because the liveness check replaces the dead ones."""
+    settings = Settings(_env_file=None, pool_ping=ping)  # type: ignore[arg-type]
+    engine = make_engine(own_cluster.url("restart", user=roles.APP), settings, read_only=read_only)
+    sessions = [Session(engine) for _ in range(settings.pool_size)]
+    for session in sessions:  # fill the pool with live connections
+        session.execute(text("SELECT 1"))
+    for session in sessions:
+        session.close()
+    assert engine.pool.checkedin() == settings.pool_size
+    own_cluster.stop("fast")
+    own_cluster.start(database="restart")
+    try:
+        for _ in range(settings.pool_size):
+            with Session(engine) as session:
+                assert AnalysisRepository(session).count() >= 0
+    finally:
+        engine.dispose()
+
+
+def test_without_a_liveness_check_the_next_request_fails(own_cluster: EmbeddedCluster) -> None:
+    """The control for the test above: with no check, a dead pooled connection reaches the
+    caller. So the test above can fail, and the check is what makes it pass."""
+    settings = Settings(_env_file=None, pool_pre_ping=False)
+    engine = make_engine(own_cluster.url("restart", user=roles.APP), settings)
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))
+    own_cluster.stop("fast")
+    own_cluster.start(database="restart")
+    try:
+        with Session(engine) as session, pytest.raises(DatabaseUnavailable):
+            AnalysisRepository(session).count()
+    finally:
+        engine.dispose()
