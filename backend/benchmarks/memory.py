@@ -1,10 +1,11 @@
 """Section 5: peak memory of ``bahr-db export`` over the large data set.
 
-``bahr-db export FILE`` runs in a child process (the installed console script, with
-``DATABASE_URL`` pointing at the benchmark database, so it starts no cluster). Its peak RSS
-is read from the kernel when it exits (``os.wait4`` returns that child's own ``rusage``;
-``ru_maxrss`` is in KiB on Linux). Anchor: the peak RSS of ``bahr-db --help``, which
-imports the same modules and exports nothing (the interpreter + imports baseline).
+``bahr-db export FILE`` runs in a child process (``python -m benchmarks.peak_rss``, which
+calls the console script's ``app.cli:main`` in-process, with ``DATABASE_URL`` pointing at
+the benchmark database, so it starts no cluster). Its peak RSS is the child's own
+``VmHWM`` when it ends (see :mod:`benchmarks.peak_rss` for why not ``ru_maxrss``). Anchor:
+the peak RSS of ``bahr-db --help``, which imports the same modules and exports nothing (the
+interpreter + imports baseline).
 """
 
 from __future__ import annotations
@@ -24,27 +25,19 @@ from benchmarks.report import Section, Table, Target, rate, times
 TARGET_MIB = 150.0
 
 
-def _console_script() -> list[str]:
-    script = Path(sys.executable).with_name("bahr-db")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("bahr-db")
-    return [found] if found else [sys.executable, "-m", "app.cli"]
-
-
-def run_child(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``argv``; its exit code, wall time and peak RSS (MiB) from ``wait4``."""
-    with tempfile.TemporaryFile() as err:
+def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run ``bahr-db ARGS``; its wall time and peak RSS (MiB, the child's own VmHWM)."""
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile() as err:
+        report = Path(tmp) / "peak"
+        argv = [sys.executable, "-m", "benchmarks.peak_rss", str(report), *args]
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read()[-2000:].decode("utf-8", errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{tail}")
-    rss_kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
+        if code != 0:
+            raise RuntimeError(f"bahr-db {' '.join(args)} failed ({code}):\n{tail}")
+        rss_kib = int(report.read_text())
     return {"seconds": seconds, "peak_rss_mib": rss_kib / 1024}
 
 
@@ -54,7 +47,7 @@ def run(ctx: Context) -> Section:
         title="5. Memory: exporting the large data set",
         method=(
             f"`bahr-db export FILE` of all {ctx.sizes.search_rows:,} analyses in a child "
-            "process; peak RSS from `os.wait4` (the child's own `ru_maxrss`). Anchor: "
+            "process; peak RSS is the child's own `VmHWM` when it ends. Anchor: "
             "`bahr-db --help` (interpreter + imports, no data)."
         ),
     )
@@ -62,14 +55,13 @@ def run(ctx: Context) -> Section:
     env["DATABASE_URL"] = ctx.db.app_url.render_as_string(hide_password=False)
     env["MIGRATION_DATABASE_URL"] = ctx.db.owner_url.render_as_string(hide_password=False)
     env["COLUMNS"] = "100"
-    cli = _console_script()
     out_dir = Path(tempfile.mkdtemp(prefix="bahr-bench-export-"))
     out = out_dir / "export.jsonl"
     try:
         ctx.log("memory: bahr-db --help")
-        baseline = run_child([*cli, "--help"], env)
+        baseline = run_child(["--help"], env)
         ctx.log(f"memory: bahr-db export ({ctx.sizes.search_rows:,} rows)")
-        export = run_child([*cli, "export", str(out)], env)
+        export = run_child(["export", str(out)], env)
         with out.open("rb") as handle:
             lines = sum(1 for _ in handle)
         size = out.stat().st_size
@@ -83,7 +75,7 @@ def run(ctx: Context) -> Section:
         "export": export,
         "rows": lines,
         "file_bytes": size,
-        "command": [Path(cli[0]).name, *cli[1:]],
+        "command": ["python -m benchmarks.peak_rss", "export"],
     }
     section.tables.append(
         Table(

@@ -240,6 +240,23 @@ FOR EACH STATEMENT EXECUTE FUNCTION bahr_history_append_only()""",
 )
 
 
+#: Added by migration 0004 (kept apart so that 0001 keeps creating exactly what it did).
+ID_FUNCTIONS: Sequence[DbObject] = (
+    DbObject(
+        "bahr_uuid7",
+        # RFC 9562 version 7: the Unix time in ms in the first 48 bits of a random (v4)
+        # UUID, then the version nibble 0100 -> 0111 (bits 52 and 53 of the bytea).
+        """
+CREATE OR REPLACE FUNCTION bahr_uuid7() RETURNS uuid
+LANGUAGE sql VOLATILE PARALLEL SAFE
+RETURN encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+    PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+    FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid""",
+        "DROP FUNCTION IF EXISTS bahr_uuid7()",
+    ),
+)
+
+
 def execute_all(conn: Connection, statements: Sequence[str]) -> None:
     for statement in statements:
         conn.execute(text(statement))
@@ -249,20 +266,20 @@ def create_extensions(conn: Connection) -> None:
     execute_all(conn, [o.create for o in EXTENSIONS])
 
 
-def create_functions(conn: Connection) -> None:
+def create_functions(conn: Connection, objects: Sequence[DbObject] = FUNCTIONS) -> None:
     # SQL functions are checked at creation and the generated search column needs
     # bahr_search_fold, so functions come before tables; PL/pgSQL bodies that name tables
     # are only resolved when they run.
-    execute_all(conn, [o.create for o in FUNCTIONS])
+    execute_all(conn, [o.create for o in objects])
 
 
 def create_triggers(conn: Connection) -> None:
     execute_all(conn, [o.create for o in TRIGGERS])
 
 
-def drop_functions(conn: Connection) -> None:
+def drop_functions(conn: Connection, objects: Sequence[DbObject] = FUNCTIONS) -> None:
     # Triggers go with their tables; the functions stay unless dropped.
-    execute_all(conn, [o.drop for o in reversed(FUNCTIONS)])
+    execute_all(conn, [o.drop for o in reversed(objects)])
 
 
 def attach(metadata: MetaData) -> None:
@@ -272,6 +289,7 @@ def attach(metadata: MetaData) -> None:
     def _before_create(_target: MetaData, connection: Connection, **_kw: object) -> None:
         create_extensions(connection)
         create_functions(connection)
+        create_functions(connection, ID_FUNCTIONS)
 
     @event.listens_for(metadata, "after_create")
     def _after_create(_target: MetaData, connection: Connection, **_kw: object) -> None:
@@ -279,4 +297,5 @@ def attach(metadata: MetaData) -> None:
 
     @event.listens_for(metadata, "after_drop")
     def _after_drop(_target: MetaData, connection: Connection, **_kw: object) -> None:
+        drop_functions(connection, ID_FUNCTIONS)
         drop_functions(connection)

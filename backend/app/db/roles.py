@@ -27,7 +27,7 @@ DATA_TABLES = ("users", "user_profiles", "analyses")
 #: Tables the application may only read.
 READ_ONLY_TABLES = ("meters", "analysis_history")
 #: Functions the application's own statements call.
-APP_FUNCTIONS = ("bahr_search_fold(text)", "bahr_level_for_xp(integer)")
+APP_FUNCTIONS = ("bahr_search_fold(text)", "bahr_level_for_xp(integer)", "bahr_uuid7()")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from app.db.errors import translate_errors, translated
+from app.db.ids import new_id
 from app.errors import InvalidInput, NotFound
 from app.models.analysis import Analysis, AnalysisHistory
 from app.repositories.analysis_search import AnalysisSearchHit, search, search_fragment
@@ -260,7 +261,7 @@ class AnalysisRepository:
 
     def _row(self, data: AnalysisCreate, user_id: int | None) -> dict[str, Any]:
         return {
-            "id": uuid.uuid4(),
+            "id": new_id(),
             "user_id": user_id,
             "original_text": data.original_text,
             "normalized_text": normalize(data.original_text),

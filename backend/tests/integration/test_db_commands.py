@@ -80,7 +80,7 @@ def test_migrate_check_downgrade(with_env: Callable[..., Bahr]) -> None:
     )
     assert bahr("migrate").exit_code == 0
     current = json.loads(bahr("current", "--json").stdout)
-    assert current == {"current": "0003", "head": "0003", "up_to_date": True}
+    assert current == {"current": "0004", "head": "0004", "up_to_date": True}
     check = bahr("check")
     assert check.exit_code == 0, check.output
     assert bahr("downgrade", "0002").exit_code == 0

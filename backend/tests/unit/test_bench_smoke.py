@@ -2,7 +2,7 @@
 
 Not a performance test: the smoke run only proves that every section runs end to end on a
 throwaway cluster of its own and writes its JSON and Markdown. The full run is ``make
-bench`` (docs/benchmarks.md). The pure helpers (uuid7, percentiles, the word list) are
+bench`` (docs/benchmarks.md). The pure helpers (percentiles, the word list) are
 checked here directly.
 """
 
@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,22 +21,8 @@ if str(BACKEND_DIR) not in sys.path:
     sys.path.insert(0, str(BACKEND_DIR))
 
 from benchmarks.timing import percentile  # noqa: E402
-from benchmarks.uuid7 import MonotonicUuid7, timestamp_ms, uuid7  # noqa: E402
 
 SECTIONS = {"lookups", "ingest", "search", "history", "memory", "metrics"}
-
-
-def test_uuid7_layout_and_order() -> None:
-    value = uuid7(unix_ms=1_700_000_000_123)
-    assert value.version == 7
-    assert value.variant == uuid.RFC_4122
-    assert timestamp_ms(value) == 1_700_000_000_123
-    assert uuid7(unix_ms=1_000) < uuid7(unix_ms=1_001)
-    make = MonotonicUuid7()
-    ids = [make() for _ in range(5_000)]  # many per millisecond
-    assert ids == sorted(ids)
-    assert len(set(ids)) == len(ids)
-    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
 
 
 def test_percentile_is_nearest_rank() -> None:
