@@ -124,6 +124,26 @@ def _status(met: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "not measured"}[met]
 
 
+#: What earlier runs of this suite changed in the application; each row marked *before* in
+#: the sections below undoes one of these, so every run re-measures what it saves.
+CHANGES = [
+    "## What these measurements changed",
+    "",
+    '* `User.profile` is loaded by a join in the same SELECT (`lazy="joined"`), not by a',
+    "  second SELECT (`selectin`): section 1, *profile by a 2nd SELECT (before)*.",
+    "* Pooled connections are checked on checkout by asking the kernel whether the idle",
+    "  socket is readable (`app/db/liveness.py`), not by SQLAlchemy's round-trip pre-ping;",
+    "  the server-restart check in section 1 shows it still replaces dead connections.",
+    "* `ReadSessionLocal` / `get_read_db`: autocommit, read-only connections for requests",
+    "  that only read, one round trip per query instead of three (`BEGIN`, query,",
+    "  `ROLLBACK`): section 1.",
+    "* `analyses.id` is a monotonic UUID v7 (Python default and `bahr_uuid7()` server",
+    "  default): section 2 compares it with random ids.",
+    "* `ix_analyses_created_at` is a BRIN index: as a btree, the planner used it to walk all",
+    "  recent rows for the history of a user whose analyses are all old (section 4).",
+]
+
+
 def render_markdown(results: Results) -> str:
     meta = results.meta
     out: list[str] = [
@@ -167,7 +187,7 @@ def render_markdown(results: Results) -> str:
                 f"| {_cell(t.name)} | {_cell(t.goal)} | {_cell(t.measured)} | "
                 f"{_status(t.met)} | {_cell(t.why if t.met is not True else '')} |"
             )
-    out.append("")
+    out += ["", *CHANGES, ""]
     for section in results.sections:
         out += [f"## {section.title}", ""]
         if section.skipped:
