@@ -354,22 +354,18 @@ def run(ctx: Context) -> Section:
     sessions: list[Session] = []
     results: dict[str, dict[str, dict[str, Series]]] = {}
     try:
+        sizes = ctx.sizes
         for m in methods:
-            ctx.log(f"lookups: {m.label}, one session")
-            one = interleaved(
-                _in_session_variants(m, raw, sessions),
-                n=ctx.sizes.lookups,
-                block=ctx.sizes.block,
-                warmup=ctx.sizes.warmup,
-            )
-            ctx.log(f"lookups: {m.label}, one session per lookup")
-            per = interleaved(
-                _per_lookup_variants(m, raw, eng),
-                n=ctx.sizes.lookups,
-                block=ctx.sizes.block,
-                warmup=ctx.sizes.warmup,
-            )
-            results[m.label] = {"one_session": one, "per_lookup": per}
+            modes = {
+                "one_session": ("one session", _in_session_variants(m, raw, sessions)),
+                "per_lookup": ("one session per lookup", _per_lookup_variants(m, raw, eng)),
+            }
+            results[m.label] = {}
+            for mode, (shape, variants) in modes.items():
+                ctx.log(f"lookups: {m.label}, {shape}")
+                results[m.label][mode] = interleaved(
+                    variants, n=sizes.lookups, block=sizes.block, warmup=sizes.warmup
+                )
     finally:
         for db in sessions:
             db.close()

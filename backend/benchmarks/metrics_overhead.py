@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from benchmarks import engines
@@ -20,6 +21,7 @@ from benchmarks.report import Section, Table, Target, ms, times
 from benchmarks.timing import interleaved
 
 OFF = "metrics off (anchor)"
+EMPTY = "listeners that do nothing"
 TARGET_OVERHEAD = 0.05
 ON = "metrics on"
 
@@ -49,6 +51,11 @@ def run(ctx: Context) -> Section:
     ids = [rng.choice(population) for _ in range(total)]
     on = engines.make(instrumented=True)
     off = engines.make(instrumented=False)
+    # The floor of any statement-level instrumentation: SQLAlchemy's own cost of having
+    # cursor-execute listeners at all, measured with listeners that do nothing.
+    empty = engines.make(instrumented=False)
+    event.listen(empty, "before_cursor_execute", _pass_through, retval=True)
+    event.listen(empty, "after_cursor_execute", _nothing)
     opened: list[Session] = []
     try:
         if not api.is_instrumented(on) or api.is_instrumented(off):
@@ -73,9 +80,12 @@ def run(ctx: Context) -> Section:
         for mode, make in (("one session", within), ("one session per lookup", per)):
             ctx.log(f"metrics: {mode}")
             series = interleaved(
-                {OFF: make(off), ON: make(on)}, n=n, block=ctx.sizes.block, warmup=ctx.sizes.warmup
+                {OFF: make(off), EMPTY: make(empty), ON: make(on)},
+                n=n,
+                block=ctx.sizes.block,
+                warmup=ctx.sizes.warmup,
             )
-            a, s = series[OFF], series[ON]
+            a, s, e = series[OFF], series[ON], series[EMPTY]
             section.data[mode] = {k: v.summary() for k, v in series.items()}
             ratio = s.p50_ms / a.p50_ms
             section.targets.append(
@@ -101,6 +111,7 @@ def run(ctx: Context) -> Section:
                     ms(s.p50_ms),
                     f"{(s.p50_ms - a.p50_ms) * 1000:+.0f} µs",
                     times(s.p50_ms / a.p50_ms),
+                    f"{ms(e.p50_ms)} ({times(e.p50_ms / a.p50_ms)})",
                     ms(a.p95_ms),
                     ms(s.p95_ms),
                     times(s.p95_ms / a.p95_ms),
@@ -115,6 +126,7 @@ def run(ctx: Context) -> Section:
                     "p50 on ms",
                     "p50 difference",
                     "p50 ratio",
+                    "p50 ms, listeners that do nothing",
                     "p95 off ms",
                     "p95 on ms",
                     "p95 ratio",
@@ -132,4 +144,13 @@ def run(ctx: Context) -> Section:
             db.close()
         engines.dispose(on)
         engines.dispose(off)
+        engines.dispose(empty)
     return section
+
+
+def _pass_through(*args: Any) -> tuple[Any, Any]:
+    return args[2], args[3]  # statement, parameters
+
+
+def _nothing(*_args: Any) -> None:
+    return None
