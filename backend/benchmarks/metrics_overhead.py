@@ -98,9 +98,11 @@ def run(ctx: Context) -> Section:
                     why=""
                     if ratio <= 1 + TARGET_OVERHEAD
                     else (
-                        "two engine events per statement (a clock read before, a cached "
-                        "label lookup, a counter and a histogram update after) against a "
-                        "statement that takes a few hundred µs in all"
+                        "SQLAlchemy's cost of having cursor-execute listeners at all, "
+                        f"measured with listeners that do nothing: {times(e.p50_ms / a.p50_ms)} "
+                        f"({(e.p50_ms - a.p50_ms) * 1000:+.0f} µs); the rest is this module's "
+                        "own work (a clock read, a cached label lookup, a counter and a "
+                        "histogram update)"
                     ),
                 )
             )

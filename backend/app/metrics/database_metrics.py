@@ -77,6 +77,7 @@ __all__ = [
     "metrics_app",
     "metrics_text",
     "metrics_wsgi_app",
+    "record_statement",
     "redact_sql",
     "uninstrument",
 ]
@@ -395,6 +396,21 @@ def instrument(
         inst = _Instrumentation(engine, name, slow_query_ms)
         inst.attach(engine)
         _instrumented[engine] = inst
+
+
+def record_statement(
+    engine: Engine, statement: str, elapsed_ns: int, *, operation: str, table: str
+) -> None:
+    """Count, time and (when slow) log a statement sent past SQLAlchemy's cursor events, as
+    ``engine``'s instrumentation would have: a ``COPY`` through the driver, say, counted as
+    the ``operation`` it stands for. Nothing happens when ``engine`` is not instrumented."""
+    inst = _instrumented.get(engine)
+    if inst is None or not inst.attached:
+        return
+    labels = _labels(operation if operation in OPERATIONS else "OTHER", _known_table(table))
+    labels.record(elapsed_ns)
+    if inst.slow_ns is not None and elapsed_ns > inst.slow_ns:
+        _log_slow(labels, statement, elapsed_ns)
 
 
 def uninstrument(engine: Engine) -> None:

@@ -242,6 +242,16 @@ def test_bulk_create_with_a_bad_item_writes_nothing(db: Session) -> None:
     assert repo.count() == before
 
 
+def test_bulk_create_with_an_unknown_owner_is_not_found_and_writes_nothing(db: Session) -> None:
+    """A rule only the database checks (the FK) fails the COPY: typed error, nothing kept."""
+    repo = AnalysisRepository(db)
+    before = repo.count()
+    with pytest.raises(NotFound) as info:
+        repo.bulk_create([item(), item()], user_id=2_000_000_000)
+    assert info.value.field == "user_id"
+    assert repo.count() == before
+
+
 def test_bulk_create_accepts_validated_models(db: Session) -> None:
     repo = AnalysisRepository(db)
     ids = repo.bulk_create([AnalysisCreate.model_validate(item()) for _ in range(3)])

@@ -635,3 +635,18 @@ def test_redact_sql(sql: str, expected: str) -> None:
 def test_labels_of_raw_sql(sql: str, operation: str, table_name: str) -> None:
     labels = database_metrics._labels_for_sql(sql)
     assert (labels.operation, labels.table) == (operation, table_name)
+
+
+def test_bulk_create_copy_is_counted_as_an_insert_into_analyses(conn: Connection) -> None:
+    """bulk_create sends COPY through the driver, past SQLAlchemy's cursor events; it is
+    counted (and timed) by hand as the INSERT it stands for, once per batch."""
+    from app.repositories.analysis_repository import AnalysisRepository
+
+    before = Deltas(("INSERT", "analyses"))
+    before_duration = durations("INSERT", "analyses")
+    session = Session(bind=conn, join_transaction_mode="create_savepoint")
+    rows = [{"original_text": "قفا نبك", "pattern": "//o"}] * 5
+    assert len(AnalysisRepository(session).bulk_create(rows, batch_size=2)) == 5
+    session.close()
+    assert before.delta() == {("INSERT", "analyses"): 3}
+    assert durations("INSERT", "analyses") - before_duration == 3
