@@ -16,8 +16,6 @@ cd "$ROOT"
 PORT=5432
 SERVICE_URL="postgresql://test:test@localhost:5432/test_db"  # as in ci.yml
 
-if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=(python3 -m uv); fi
-
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'ci-local: %s\n' "$*" >&2; exit 1; }
 
@@ -49,6 +47,8 @@ fi
 
 say "make install"
 make install
+# make install puts uv in .tools/ when the machine has none (see the Makefile).
+if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=("$ROOT/.tools/bin/uv"); fi
 
 # -- the "service": a throwaway cluster on 127.0.0.1:5432, in the background ------------------
 PY="$(cd backend && "${UV[@]}" run --locked --no-sync python -c 'import sys; print(sys.executable)')"
