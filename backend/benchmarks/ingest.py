@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import event
 
 from app.db.ids import MonotonicUuid7, uuid7
+from app.repositories.analysis_repository import COPY_COLUMNS
 from benchmarks.context import Context
 from benchmarks.report import Section, Table, Target, mib, pct, rate
 from benchmarks.words import verse, vocabulary
@@ -47,19 +48,8 @@ COPY_V7 = "COPY, uuid7 ids"
 COPY_V7M = "COPY, monotonic uuid7 ids (anchor: the shipped ids)"
 COPY_DEFAULT = "COPY, id from the server default bahr_uuid7()"
 TARGET_SHARE = 0.5
-COLUMNS = (
-    "id",
-    "user_id",
-    "original_text",
-    "normalized_text",
-    "pattern",
-    "detected_meter",
-    "meter_id",
-    "confidence",
-    "syllable_count",
-    "processing_time_ms",
-    "metadata",
-)
+#: The columns COPY fills, in the repository's own order (the anchor writes what it writes).
+COLUMNS = COPY_COLUMNS
 
 
 def make_inputs(n: int, seed: int = 2) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ _HISTORY = (
 )
 #: ``bulk_create`` streams its rows with COPY: the same triggers, CHECKs, FKs and indexes as
 #: an INSERT, at close to COPY's own speed (docs/benchmarks.md, section 2).
-_COPY_COLUMNS = (
+COPY_COLUMNS = (
     "id",
     "user_id",
     "original_text",
@@ -51,13 +51,13 @@ _COPY_COLUMNS = (
     "processing_time_ms",
     "metadata",
 )
-_COPY = f"COPY analyses ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+_COPY = f"COPY analyses ({', '.join(COPY_COLUMNS)}) FROM STDIN"
 
 
 def _copy_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A ``_row`` in the order of ``_COPY_COLUMNS``, the metadata as JSON text."""
+    """A ``_row`` in the order of ``COPY_COLUMNS``, the metadata as JSON text."""
     metadata = json.dumps(row["meta"] or {}, ensure_ascii=False)
-    return (*(row[column] for column in _COPY_COLUMNS[:-1]), metadata)
+    return (*(row[column] for column in COPY_COLUMNS[:-1]), metadata)
 
 
 _STATS = text(
