@@ -4,42 +4,20 @@ liveness check at all)."""
 
 from __future__ import annotations
 
-import inspect
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-
-@dataclass(frozen=True)
-class MetricsApi:
-    instrument: Callable[..., Any]
-    uninstrument: Callable[[Engine], Any]
-    is_instrumented: Callable[[Engine], bool]
-
-
-def metrics_api() -> MetricsApi | str:
-    """``app.metrics.database_metrics`` if it has the expected API, else why not."""
-    try:
-        from app.metrics import database_metrics as dm
-    except Exception as error:  # any import failure means "not available"
-        return f"app.metrics.database_metrics cannot be imported ({type(error).__name__}: {error})"
-    missing = [n for n in ("instrument", "uninstrument", "is_instrumented") if not hasattr(dm, n)]
-    if missing:
-        return f"app.metrics.database_metrics has no {', '.join(missing)}"
-    params = list(inspect.signature(dm.instrument).parameters)
-    if not params:
-        return "app.metrics.database_metrics.instrument takes no engine argument"
-    return MetricsApi(dm.instrument, dm.uninstrument, dm.is_instrumented)
+from app.metrics import database_metrics
 
 
 def app_engine_instrumented() -> bool:
     from app.db.base import engine
 
-    api = metrics_api()
-    return isinstance(api, MetricsApi) and api.is_instrumented(engine)
+    return database_metrics.is_instrumented(engine)
 
 
 def make(
@@ -64,22 +42,18 @@ def make(
     engine = base.make_engine(settings=settings.model_copy(update=update), read_only=read_only)
     if instrumented is None:
         instrumented = app_engine_instrumented()
-    api = metrics_api()
-    if instrumented and isinstance(api, MetricsApi):
-        api.instrument(engine)
+    if instrumented:
+        database_metrics.instrument(engine)
     return engine
 
 
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    """A sessionmaker like ``SessionLocal``, on ``engine``."""
-    return sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
+def sessions(engine: Engine) -> Callable[[], Session]:
+    """Sessions configured as ``SessionLocal``'s, on ``engine``."""
+    from app.db.base import SessionLocal
+
+    return functools.partial(SessionLocal, bind=engine)
 
 
 def dispose(engine: Engine) -> None:
-    api = metrics_api()
-    if isinstance(api, MetricsApi):
-        from app.db.base import engine as app_engine
-
-        if engine is not app_engine:
-            api.uninstrument(engine)
+    database_metrics.uninstrument(engine)
     engine.dispose()

@@ -57,6 +57,7 @@ class Method:
     values: list[Any]
     sql: str = ""
     param: str = ""
+    statements: int = 0  # statements one call sends (captured)
 
 
 def seed_users(ctx: Context) -> None:
@@ -93,11 +94,7 @@ def _capture(method: Method, sample: Any) -> None:
     names = [k for k, v in dict(params).items() if v == sample]
     if len(names) != 1:
         raise RuntimeError(f"cannot tell which parameter of {statement!r} holds {sample!r}")
-    method.sql, method.param = statement, names[0]
-    method_statements[method.label] = len(seen)
-
-
-method_statements: dict[str, int] = {}
+    method.sql, method.param, method.statements = statement, names[0], len(seen)
 
 
 def _methods(ctx: Context) -> list[Method]:
@@ -251,7 +248,7 @@ def _restart_check(ctx: Context, methods: list[Method]) -> dict[str, str]:
     """Restart the server under idle pooled connections; does the next request work?"""
     eng = _Engines()
     m = methods[0]
-    checks = {
+    checks: dict[str, Callable[[], Session]] = {
         "socket check, SessionLocal (as shipped)": eng.shipped,
         "socket check, ReadSessionLocal (as shipped)": eng.read,
         "round-trip pre-ping": eng.roundtrip_sessions,
@@ -346,7 +343,7 @@ def run(ctx: Context) -> Section:
     ctx.log("lookups: server-side anatomy of one request")
     anatomy = _anatomy(ctx, methods)
     section.data["anatomy"] = anatomy
-    section.data["statements_per_call"] = dict(method_statements)
+    section.data["statements_per_call"] = {m.label: m.statements for m in methods}
     section.data["app_engine_instrumented"] = engines.app_engine_instrumented()
 
     raw = ctx.db.app_raw()
