@@ -88,7 +88,7 @@ END $$""",
         "bahr_resolve_meter",
         """
 CREATE OR REPLACE FUNCTION bahr_resolve_meter() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     -- The repositories resolve every accepted name form in Python; this keeps raw SQL
     -- honest for the canonical names, and clears a stale meter_id when the label changes.
@@ -101,7 +101,7 @@ BEGIN
     IF NEW.detected_meter IS NULL THEN
         NEW.meter_id := NULL;
     ELSIF TG_OP = 'INSERT' OR NEW.detected_meter IS DISTINCT FROM OLD.detected_meter THEN
-        SELECT m.id INTO NEW.meter_id FROM meters m
+        SELECT m.id INTO NEW.meter_id FROM public.meters m
          WHERE m.name_arabic = NEW.detected_meter
             OR lower(m.name_english) = lower(NEW.detected_meter)
          LIMIT 1;
@@ -116,19 +116,21 @@ END $$""",
 CREATE OR REPLACE FUNCTION bahr_record_analysis_history() RETURNS trigger
 LANGUAGE plpgsql
 -- Runs as the table owner: the application role may read the history but not write it.
-SECURITY DEFINER SET search_path FROM CURRENT AS $$
+-- The path is pinned with pg_temp last and every table is schema-qualified, so a caller's
+-- temporary table can never stand in for one (a definer function's path is a boundary).
+SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     -- Statement-level with transition tables: one INSERT … SELECT per statement, so a
     -- bulk import pays for its history once, not once per row.
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO analysis_history (analysis_id, event, user_id, new_pattern,
+        INSERT INTO public.analysis_history (analysis_id, event, user_id, new_pattern,
             new_detected_meter, new_meter_id, new_confidence, new_syllable_count,
             new_engine_version)
         SELECT n.id, 'created', n.user_id, n.pattern, n.detected_meter, n.meter_id,
                n.confidence, n.syllable_count, n.metadata ->> 'engine_version'
           FROM new_rows n;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO analysis_history (analysis_id, event, user_id,
+        INSERT INTO public.analysis_history (analysis_id, event, user_id,
             old_pattern, new_pattern, old_detected_meter, new_detected_meter,
             old_meter_id, new_meter_id, old_confidence, new_confidence,
             old_syllable_count, new_syllable_count, old_engine_version, new_engine_version)
@@ -144,7 +146,7 @@ BEGIN
                (n.pattern, n.detected_meter, n.meter_id, n.confidence, n.syllable_count,
                 n.metadata ->> 'engine_version');
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO analysis_history (analysis_id, event, user_id, old_pattern,
+        INSERT INTO public.analysis_history (analysis_id, event, user_id, old_pattern,
             old_detected_meter, old_meter_id, old_confidence, old_syllable_count,
             old_engine_version)
         SELECT o.id, 'deleted', o.user_id, o.pattern, o.detected_meter, o.meter_id,
@@ -159,11 +161,13 @@ END $$""",
         "bahr_history_append_only",
         """
 CREATE OR REPLACE FUNCTION bahr_history_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
-    -- Only the table's owner (who runs the migrations) may rewrite history.
-    IF NOT pg_has_role(current_user,
-                       (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+    -- Only the table's owner (who runs the migrations) may rewrite history. pg_catalog is
+    -- named: an unqualified pg_class would find a caller's temporary table first.
+    IF NOT pg_catalog.pg_has_role(current_user,
+            (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID),
+            'MEMBER') THEN
         RAISE EXCEPTION 'analysis_history is append-only: % is not allowed', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END IF;
