@@ -66,6 +66,9 @@ class Settings(BaseSettings):
 
     statement_timeout_ms: int = Field(default=30_000, ge=0, description="0 disables")
     lock_timeout_ms: int = Field(default=5_000, ge=0, description="0 disables")
+    #: The most time one search may hold a connection (``SET LOCAL`` in its own transaction);
+    #: past it the caller gets :class:`app.errors.SearchTooBroad`.
+    search_timeout_ms: int = Field(default=1_000, ge=0, description="0 disables")
     slow_query_ms: float = Field(default=200.0, ge=0)
     metrics_enabled: bool = True
 

@@ -25,6 +25,14 @@ class InvalidInput(BahrDataError):  # noqa: N818 - the issue names the class
     """The input breaks a rule (length, alphabet, range, …)."""
 
 
+class SearchTooBroad(InvalidInput):
+    """A search would take longer than ``search_timeout_ms``: the query matches too much.
+
+    ``field`` is ``"query"``, ``rule`` is ``"too_broad"``; narrow the query (more words, a
+    quoted phrase, a user or meter filter) and try again.
+    """
+
+
 class AlreadyExists(BahrDataError):  # noqa: N818
     """A unique rule would be broken (username, email, meter name, …)."""
 
