@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import logging
+import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import (
     Connection,
@@ -37,8 +39,13 @@ from app.db.base import Base
 from app.metrics import database_metrics
 from app.metrics.database_metrics import (
     DURATION_BUCKETS,
+    OPERATIONS,
     SLOW_QUERY_LOGGER,
+    DatabaseMetrics,
+    Instrumentation,
+    default_metrics,
     instrument,
+    instrumentation,
     is_instrumented,
     metrics_app,
     metrics_text,
@@ -50,6 +57,7 @@ from app.models.analysis import Analysis, Meter
 from app.models.user import User, UserProfile
 
 _names = itertools.count(1)
+BACKEND_DIR = Path(__file__).resolve().parents[2]
 
 
 def queries(operation: str, table_name: str) -> float:
@@ -252,7 +260,7 @@ def test_label_values_stay_bounded_whatever_the_sql(conn: Connection) -> None:
     ]
     assert samples
     assert {s.labels["table"] for s in samples} <= allowed
-    assert {s.labels["operation"] for s in samples} <= database_metrics.OPERATIONS
+    assert {s.labels["operation"] for s in samples} <= OPERATIONS
 
 
 # -- histogram, errors, pool -------------------------------------------------------------------
@@ -299,8 +307,14 @@ def test_other_database_errors_are_counted_by_class(metered: Engine) -> None:
     assert before_other.delta() == {("SELECT", "other"): 1}
 
 
+def attached(engine: Engine) -> Instrumentation:
+    inst = instrumentation(engine)
+    assert inst is not None
+    return inst
+
+
 def test_pool_gauges_follow_the_pool(metered: Engine) -> None:
-    label = database_metrics._instrumented[metered].name
+    label = attached(metered).name
     with metered.connect() as first:
         first.execute(text("SELECT 1"))
         assert pool_gauge("checked_out", label) == 1
@@ -411,7 +425,7 @@ def test_queries_under_the_threshold_are_not_logged(
 def test_instrumenting_twice_does_not_double_count(metered: Engine) -> None:
     instrument(metered)
     instrument(metered, slow_query_ms=0)
-    listener = database_metrics._instrumented[metered].after_cursor_execute
+    listener = attached(metered).after_cursor_execute
     assert event.contains(metered, "after_cursor_execute", listener)
     before = Deltas(("SELECT", "meters"))
     with metered.connect() as connection:
@@ -424,9 +438,9 @@ def test_threshold_defaults_to_the_settings(engine: Engine) -> None:
     try:
         instrument(eng)
         expected = int(get_settings().slow_query_ms * 1_000_000)
-        assert database_metrics._instrumented[eng].slow_ns == expected
+        assert attached(eng).slow_ns == expected
         instrument(eng, slow_query_ms=0)  # a second call only updates the threshold
-        assert database_metrics._instrumented[eng].slow_ns is None
+        assert attached(eng).slow_ns is None
     finally:
         uninstrument(eng)
         eng.dispose()
@@ -461,35 +475,10 @@ def test_engine_names_must_be_unique(metered: Engine, engine: Engine) -> None:
     other = new_engine(engine)
     try:
         with pytest.raises(ValueError, match="already instrumented"):
-            instrument(other, name=database_metrics._instrumented[metered].name)
+            instrument(other, name=attached(metered).name)
         assert not is_instrumented(other)
     finally:
         other.dispose()
-
-
-def test_loading_the_module_again_does_not_raise(metered: Engine) -> None:
-    name = "app.metrics._database_metrics_copy"
-    spec = importlib.util.spec_from_file_location(name, database_metrics.__file__)
-    assert spec is not None
-    assert spec.loader is not None
-    copy = importlib.util.module_from_spec(spec)
-    sys.modules[name] = copy
-    try:
-        spec.loader.exec_module(copy)  # would raise "Duplicated timeseries" if not guarded
-        assert copy.database_queries_total is database_metrics.database_queries_total
-        assert (
-            copy.database_query_duration_seconds is database_metrics.database_query_duration_seconds
-        )
-        # The copy sees the engine's instrumentation and adds no second set of listeners.
-        assert copy.is_instrumented(metered)
-        copy.instrument(metered)
-        before = Deltas(("SELECT", "meters"))
-        with metered.connect() as connection:
-            connection.execute(select(Meter.id).limit(1)).all()
-        assert before.delta() == {("SELECT", "meters"): 1}
-    finally:
-        sys.modules.pop(name, None)
-        database_metrics._register_pool_collector()  # take the pool gauges back
 
 
 def test_metrics_apps_serve_the_registry(metered: Engine) -> None:
@@ -527,19 +516,20 @@ def test_metrics_apps_serve_the_registry(metered: Engine) -> None:
 
 
 def test_durations_land_in_the_right_buckets() -> None:
-    """The fast recorder fills the same buckets as ``Histogram.observe`` would."""
-    labels = database_metrics._labels("OTHER", "alembic_version")
-    les = [str(b) for b in DURATION_BUCKETS] + ["+Inf"]
-    before = {le: bucket("OTHER", "alembic_version", le) for le in les}
-    before_count = Deltas(("OTHER", "alembic_version"))
-    before_sum = REGISTRY.get_sample_value(
-        "bahr_database_query_duration_seconds_sum",
-        {"operation": "OTHER", "table": "alembic_version"},
-    )
+    """Observed through the public Histogram API: ``le`` is inclusive, +Inf takes the rest."""
+    registry = CollectorRegistry()
+    labels = DatabaseMetrics(registry).labels("OTHER", "alembic_version")
     for elapsed_ns in (0, 1_000_000, 1_000_001, 7_000_000, 1_000_000_000, 5_000_000_000):
         labels.record(elapsed_ns)
-    moved = {le: bucket("OTHER", "alembic_version", le) - before[le] for le in les}
-    assert moved == {
+    les = [str(b) for b in DURATION_BUCKETS] + ["+Inf"]
+    key = {"operation": "OTHER", "table": "alembic_version"}
+    buckets = {
+        le: registry.get_sample_value(
+            "bahr_database_query_duration_seconds_bucket", {**key, "le": le}
+        )
+        for le in les
+    }
+    assert buckets == {
         "0.001": 2,  # 0 and exactly 1 ms: le is inclusive
         "0.005": 3,
         "0.01": 4,
@@ -549,29 +539,9 @@ def test_durations_land_in_the_right_buckets() -> None:
         "1.0": 5,
         "+Inf": 6,
     }
-    after_sum = REGISTRY.get_sample_value(
-        "bahr_database_query_duration_seconds_sum",
-        {"operation": "OTHER", "table": "alembic_version"},
-    )
-    assert after_sum is not None
-    assert after_sum - (before_sum or 0.0) == pytest.approx(6.009000001)
-    assert before_count.delta() == {("OTHER", "alembic_version"): 6}
-
-
-def test_recorder_falls_back_to_the_public_api() -> None:
-    class PublicOnly:
-        def __init__(self) -> None:
-            self.calls: list[tuple[str, float]] = []
-
-        def inc(self) -> None:
-            self.calls.append(("inc", 1))
-
-        def observe(self, amount: float) -> None:
-            self.calls.append(("observe", amount))
-
-    stub: Any = PublicOnly()
-    database_metrics._recorder(stub, stub)(2_500_000)
-    assert stub.calls == [("inc", 1), ("observe", 0.0025)]
+    total = registry.get_sample_value("bahr_database_query_duration_seconds_sum", key)
+    assert total == pytest.approx(6.009000001)
+    assert registry.get_sample_value("bahr_database_queries_total", key) == 6
 
 
 # -- redaction (pure) --------------------------------------------------------------------------
@@ -633,7 +603,7 @@ def test_redact_sql(sql: str, expected: str) -> None:
     ],
 )
 def test_labels_of_raw_sql(sql: str, operation: str, table_name: str) -> None:
-    labels = database_metrics._labels_for_sql(sql)
+    labels = default_metrics().labels_for_sql(sql)
     assert (labels.operation, labels.table) == (operation, table_name)
 
 
@@ -650,3 +620,121 @@ def test_bulk_create_copy_is_counted_as_an_insert_into_analyses(conn: Connection
     session.close()
     assert before.delta() == {("INSERT", "analyses"): 3}
     assert durations("INSERT", "analyses") - before_duration == 3
+
+
+# -- explicit registries, and nothing at import ------------------------------------------------
+
+METRICS_MODULES = (
+    "app.metrics",
+    "app.metrics.statements",
+    "app.metrics.collectors",
+    "app.metrics.instrumentation",
+    "app.metrics.database_metrics",
+)
+
+_IMPORT_PROBE = """
+import sys
+import {module}
+from prometheus_client import REGISTRY
+registered = sorted(f.name for f in REGISTRY.collect() if f.name.startswith("bahr_"))
+loaded = sorted(m for m in ("app.db.base", "app.models", "app.config") if m in sys.modules)
+print(registered, loaded)
+"""
+
+
+@pytest.mark.parametrize("module", METRICS_MODULES)
+def test_importing_a_metrics_module_first_registers_and_imports_nothing_else(
+    module: str,
+) -> None:
+    """In a fresh interpreter, with no database settings at all: no import cycle, no metric
+    registered, no engine module (app.db.base), models or settings loaded."""
+    env = {k: v for k, v in os.environ.items() if "DATABASE_URL" not in k}
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE.format(module=module)],
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[] []"
+
+
+def test_spec_names_are_the_default_metrics() -> None:
+    assert isinstance(database_metrics.database_queries_total, Counter)
+    assert isinstance(database_metrics.database_query_duration_seconds, Histogram)
+    assert database_metrics.database_queries_total is default_metrics().queries_total
+    assert database_metrics.database_errors_total is default_metrics().errors_total
+    assert default_metrics().registry is REGISTRY
+    with pytest.raises(AttributeError):
+        _ = database_metrics.no_such_metric
+
+
+def test_metrics_on_their_own_registry_stay_there(engine: Engine) -> None:
+    registry = CollectorRegistry()
+    metrics = DatabaseMetrics(registry, tables=Base.metadata.tables)
+    eng = new_engine(engine)
+    instrument(eng, metrics=metrics, slow_query_ms=0, name="own-registry")
+    try:
+        before_default = queries("SELECT", "meters")
+        with eng.connect() as connection:
+            connection.execute(select(Meter.id).limit(1)).all()
+            exported = generate_latest(registry).decode()
+            assert exported == metrics_text(registry).decode()
+            assert 'bahr_database_pool_checked_out{engine="own-registry"} 1.0' in exported
+        key = {"operation": "SELECT", "table": "meters"}
+        assert registry.get_sample_value("bahr_database_queries_total", key) == 1
+        assert queries("SELECT", "meters") == before_default  # the default saw nothing
+        assert pool_gauge("size", "own-registry") is None
+        assert "own-registry" not in metrics_text().decode()
+        # An engine feeds one set of metrics.
+        with pytest.raises(ValueError, match="other metrics"):
+            instrument(eng)
+    finally:
+        uninstrument(eng)
+        eng.dispose()
+    assert registry.get_sample_value("bahr_database_pool_size", {"engine": "own-registry"}) is None
+
+
+def test_one_registry_takes_one_set_of_database_metrics() -> None:
+    registry = CollectorRegistry()
+    metrics = DatabaseMetrics(registry)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        DatabaseMetrics(registry)
+    with pytest.raises(ValueError, match="already registered"):
+        metrics.register(CollectorRegistry())
+    # Unregistered, they can move to another registry; the refused one was left unchanged.
+    metrics.unregister()
+    assert list(registry.collect()) == []
+    other = CollectorRegistry()
+    metrics.register(other)
+    assert b"bahr_database_queries_total" in metrics.text()
+
+
+def test_tables_given_to_instrument_become_labels(engine: Engine) -> None:
+    registry = CollectorRegistry()
+    metrics = DatabaseMetrics(registry, tables=())
+    eng = new_engine(engine)
+    try:
+        instrument(eng, metrics=metrics, slow_query_ms=0)
+        with eng.connect() as connection:
+            connection.execute(select(Meter.id).limit(1)).all()
+            instrument(eng, metrics=metrics, tables=["meters"])
+            connection.execute(select(Meter.id).limit(1)).all()  # same compiled statement
+            connection.exec_driver_sql("SELECT 1 FROM meters LIMIT 1")  # raw SQL too
+        samples = {
+            (s.labels["operation"], s.labels["table"]): s.value
+            for family in registry.collect()
+            if family.name == "bahr_database_queries"
+            for s in family.samples
+            if s.name == "bahr_database_queries_total"
+        }
+        assert samples == {
+            ("SELECT", "other"): 1,
+            ("SELECT", "meters"): 2,
+        }
+    finally:
+        uninstrument(eng)
+        eng.dispose()
