@@ -37,12 +37,19 @@ def normalize_url(url: str | URL) -> URL:
     return parsed.set(drivername=_DRIVER)
 
 
+#: Query parameters of a libpq URL whose values are secrets.
+SECRET_QUERY_PARAMETERS = ("password", "sslpassword")
+
+
 def mask_url(url: str | URL | None) -> str:
-    """Render a URL for people: the password, if any, is replaced by ``***``."""
+    """Render a URL for people: a password, in the user info or as a ``password`` /
+    ``sslpassword`` query parameter, is replaced by ``***``."""
     if url is None:
         return "<not set>"
     parsed = make_url(url) if isinstance(url, str) else url
-    return parsed.render_as_string(hide_password=True)
+    hidden = {name: "***" for name in SECRET_QUERY_PARAMETERS if name in parsed.query}
+    rendered = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    return rendered.replace("=%2A%2A%2A", "=***")
 
 
 class Settings(BaseSettings):

@@ -2,8 +2,9 @@
 
 * ``bahr_owner`` owns the database, its schema and every object in it, and runs migrations.
 * ``bahr_app`` may SELECT / INSERT / UPDATE / DELETE the data tables, use their sequences and
-  execute the functions its queries call. It owns nothing, has no DDL and no TRUNCATE, and is
-  not a member of ``bahr_owner`` (so ``SET ROLE bahr_owner`` is refused).
+  execute the functions its queries call. It owns nothing, has no DDL, no TRUNCATE and no
+  TEMPORARY (so no temporary table can shadow a real one), and is not a member of
+  ``bahr_owner`` (so ``SET ROLE bahr_owner`` is refused).
 * ``analysis_history`` is append-only for the application: SELECT only. Its rows are written by
   a SECURITY DEFINER trigger function owned by ``bahr_owner``; a trigger refuses UPDATE, DELETE
   and TRUNCATE to everyone but the owner. ``meters`` is read-only for the application: the
@@ -97,7 +98,10 @@ def setup_statements(database: str, passwords: RolePasswords | None = None) -> l
         _role(app, passwords.app).as_string(None),
         f"REVOKE {owner} FROM {app};",
         f"ALTER DATABASE {db} OWNER TO {owner};",
-        f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {app};",
+        # No TEMPORARY: the application never needs a temporary table, and one is how a
+        # caller shadows a table. PUBLIC has it by default, so it is taken from PUBLIC too.
+        f"REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC, {app};",
+        f"GRANT CONNECT ON DATABASE {db} TO {app};",
         # In PostgreSQL 15 the public schema belongs to the database owner; make it explicit.
         f"ALTER SCHEMA public OWNER TO {owner};",
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
