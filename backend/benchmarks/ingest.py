@@ -11,7 +11,7 @@ before each run), so each pays the same statement-level history trigger, generat
   uuid7 as the application makes them): the floor for putting these rows into this table;
 * ``AnalysisRepository.bulk_create``: the list of input dicts, as an API would receive them
   (validation, normalisation, meter resolution and one COPY per batch, commit);
-* ``bahr-db import``: ``app.commands.data.import_lines(db, path, strict=False)`` on a JSONL
+* ``bahr-db import``: ``app.commands.jsonl.import_lines(db, path, strict=False)`` on a JSONL
   file written beforehand (parsing included);
 * ``COPY`` with random (v4) ids, with plain uuid7 ids (:func:`app.db.ids.uuid7`), and with
   no id (the column default, ``bahr_uuid7()``), to compare random and time-ordered primary
@@ -134,7 +134,7 @@ def run(ctx: Context) -> Section:
             "same triggers, generated `tsvector` and indexes. See `benchmarks/ingest.py`."
         ),
     )
-    from app.commands.data import import_lines
+    from app.commands.jsonl import import_lines
     from app.db.base import SessionLocal, engine
     from app.repositories.analysis_repository import AnalysisRepository
     from app.schemas.analysis import AnalysisCreate

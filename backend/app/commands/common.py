@@ -1,6 +1,7 @@
 """What every command shares: the console, the database lifetime, errors and exit codes.
 
-Exit codes: 0 success, 1 a user error (one line, no traceback), 2 a usage error (Typer's).
+Exit codes: 0 success, 1 a user error (one line, no traceback), 2 a usage error (Typer's),
+3 an import that skipped at least one bad line (the good ones are stored).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from app.errors import BahrDataError
 console = Console()
 err_console = Console(stderr=True)
 
+#: ``bahr-db import`` stored the good lines but skipped at least one bad one.
+EXIT_LINES_SKIPPED = 3
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -35,12 +39,10 @@ def fail(message: str) -> typer.Exit:
 
 
 def validation_message(exc: ValidationError) -> str:
-    """``field: message`` for the first problem pydantic found (the rest are counted)."""
-    errors = exc.errors()
-    first = errors[0]
-    where = ".".join(str(p) for p in first["loc"]) or "input"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
+    """``field rule`` for the first problem pydantic found (the rest are counted)."""
+    from app.commands.output import describe_validation
+
+    return describe_validation(exc)
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import contextlib
 from pathlib import Path
-from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.commands.common import (
+    EXIT_LINES_SKIPPED,
     console,
     database,
     err_console,
@@ -28,17 +23,14 @@ from app.commands.common import (
     user_errors,
     validation_message,
 )
-from app.models.analysis import Analysis
-from app.models.user import User, UserRole
+from app.commands.jsonl import LineError, export_line, export_rows, import_lines
+from app.commands.output import plural, progress
+from app.models.user import UserRole
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.user_repository import UserRepository
-from app.schemas.analysis import AnalysisCreate
 from app.schemas.user import UserCreate, UserRead
 
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
-
-#: Keys an export line carries besides the AnalysisCreate fields; import ignores them.
-EXPORT_ONLY = ("id", "created_at")
 
 
 @user_errors
@@ -119,127 +111,77 @@ def users_list(
     console.print(table)
 
 
-@dataclass
-class ImportReport:
-    lines: int = 0
-    stored: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _parse_line(raw: str, owners: dict[str, int | None], db: Session) -> tuple[Any, int | None]:
-    obj = json.loads(raw)
-    if not isinstance(obj, dict):
-        raise ValueError("a line must be a JSON object")
-    for key in EXPORT_ONLY:
-        obj.pop(key, None)
-    username = obj.pop("username", None)
-    owner = None
-    if username is not None:
-        if username not in owners:
-            user = UserRepository(db).get_by_username(str(username))
-            owners[username] = None if user is None else user.id
-        owner = owners[username]
-        if owner is None:
-            raise ValueError(f"username: no user {username!r}")
-    return AnalysisCreate.model_validate(obj), owner
-
-
-def import_lines(
-    db: Session, path: Path, *, strict: bool, progress: Progress | None = None
-) -> ImportReport:
-    """Validate every line; store the good ones in one transaction via ``bulk_create``.
-
-    With ``strict`` the first bad line aborts the import and nothing is stored.
-    """
-    report = ImportReport()
-    owners: dict[str, int | None] = {}
-    task = progress.add_task("importing", total=path.stat().st_size) if progress else None
-
-    def good_lines() -> Iterator[tuple[Any, int | None]]:
-        with path.open("rb") as handle:
-            for number, raw_bytes in enumerate(handle, start=1):
-                if progress is not None and task is not None:
-                    progress.update(task, advance=len(raw_bytes))
-                if not raw_bytes.strip():
-                    continue
-                report.lines += 1
-                try:
-                    # A bad byte sequence is a bad line (UnicodeDecodeError is a ValueError).
-                    yield _parse_line(raw_bytes.decode("utf-8"), owners, db)
-                except (ValueError, ValidationError) as exc:
-                    reason = (
-                        validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
-                    )
-                    if strict:
-                        raise typer.BadParameter(f"line {number}: {reason}") from None
-                    report.errors.append((number, reason))
-
-    report.stored = len(AnalysisRepository(db).bulk_create(good_lines()))
-    return report
-
-
 @user_errors
 def import_file(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-    strict: bool = typer.Option(False, "--strict", help="abort on the first bad line"),
+    *,
+    strict: bool = typer.Option(
+        False, "--strict", help="stop at the first bad line and store nothing"
+    ),
+    update: bool = typer.Option(
+        False, "--update", help="lines whose id is stored already replace its result fields"
+    ),
+    allow_unknown_meter: bool = typer.Option(
+        False, "--allow-unknown-meter", help="store meter labels that name no known meter"
+    ),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", dir_okay=False, help="write each skipped line and why to this file"
+    ),
     as_json: bool = typer.Option(False, "--json", help="JSON summary"),
 ) -> None:
-    """Load analysis results from a JSONL file (one AnalysisCreate object per line)."""
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    """Load analyses from a JSONL file (one object per line, as `export` writes them).
+
+    A line whose id is stored already is left alone (--update replaces its result). Exit
+    code 3 when any line was skipped.
+    """
     with (
         database(),
         session() as db,
-        Progress(*columns, console=err_console, disable=as_json) as progress,
+        progress(err_console, "importing", "line", disable=as_json) as bar,
+        contextlib.ExitStack() as files,
     ):
+        task = bar.add_task("import", total=path.stat().st_size, count=0)
+        out = files.enter_context(rejects.open("x", encoding="utf-8")) if rejects else None
         try:
-            report = import_lines(db, path, strict=strict, progress=progress)
-        except typer.BadParameter as exc:
+            report = import_lines(
+                db,
+                path,
+                strict=strict,
+                update=update,
+                allow_unknown_meter=allow_unknown_meter,
+                rejects=out,
+                on_progress=lambda done, lines: bar.update(task, completed=done, count=lines),
+            )
+        except LineError as exc:
             db.rollback()
-            raise fail(f"{path.name}: {exc.message}; nothing was stored") from None
+            raise fail(f"{path.name}: {exc}; nothing was stored") from None
     if as_json:
-        print_json(
-            {
-                "lines": report.lines,
-                "stored": report.stored,
-                "skipped": len(report.errors),
-                "errors": [{"line": n, "error": e} for n, e in report.errors],
-            }
-        )
-        return
-    for number, reason in report.errors:
-        err_console.print(f"[yellow]line {number}:[/] {escape(reason)} (skipped)", highlight=False)
-    console.print(f"{report.lines} lines: {report.stored} stored, {len(report.errors)} skipped")
-
-
-def export_rows(db: Session) -> Iterator[dict[str, Any]]:
-    """Every analysis in import shape, streamed with a server-side cursor."""
-    stmt = (
-        select(Analysis, User.username)
-        .outerjoin(User, User.id == Analysis.user_id)
-        .order_by(Analysis.created_at, Analysis.id)
-        .execution_options(yield_per=1_000)
-    )
-    for analysis, username in db.execute(stmt):
-        yield {
-            "id": str(analysis.id),
-            "created_at": analysis.created_at.isoformat(),
-            "original_text": analysis.original_text,
-            "pattern": analysis.pattern,
-            "detected_meter": analysis.detected_meter,
-            "confidence": None if analysis.confidence is None else str(analysis.confidence),
-            "syllable_count": analysis.syllable_count,
-            "processing_time_ms": analysis.processing_time_ms,
-            "metadata": analysis.meta,
-            "username": username,
-        }
-        db.expunge(analysis)
+        print_json(report.as_json())
+    else:
+        for number, reason in report.errors:
+            err_console.print(
+                f"[yellow]line {number}:[/] {escape(reason)} (skipped)", highlight=False
+            )
+        parts = [f"{report.stored:,} stored"]
+        if report.updated or update:
+            parts.append(f"{report.updated:,} updated")
+        if report.present:
+            parts.append(f"{report.present:,} already there" + ("" if update else " (kept)"))
+        if report.unknown_meter:
+            parts.append(f"{report.unknown_meter:,} with an unknown meter")
+        parts.append(f"{report.skipped:,} skipped")
+        summary = f"{plural(report.lines, 'line')}: {', '.join(parts)}"
+        if rejects is not None and report.skipped:
+            summary += f"; skipped lines are in {escape(str(rejects))}"
+        console.print(summary, highlight=False)
+    if report.skipped:
+        raise typer.Exit(code=EXIT_LINES_SKIPPED)
 
 
 @user_errors
 def export_file(path: Path = typer.Argument(..., dir_okay=False)) -> None:
     """Write every analysis to a JSONL file that `import` reads back (constant memory)."""
     count = 0
-    columns = (TextColumn("exporting"), MofNCompleteColumn(), TimeElapsedColumn())
     # Written beside the target and renamed at the end: a failed export leaves no half file.
     partial = path.with_name(path.name + ".partial")
     try:
@@ -247,18 +189,19 @@ def export_file(path: Path = typer.Argument(..., dir_okay=False)) -> None:
             database(),
             session() as db,
             partial.open("w", encoding="utf-8") as out,
-            Progress(*columns, console=err_console) as progress,
+            progress(err_console, "exporting", "analysis", "analyses", disable=False) as bar,
         ):
-            task = progress.add_task("export", total=None)
+            task = bar.add_task("export", total=AnalysisRepository(db).count())
             for row in export_rows(db):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(export_line(row))
                 count += 1
                 if count % 1_000 == 0:
-                    progress.update(task, completed=count)
+                    bar.update(task, completed=count)
+            bar.update(task, completed=count)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-    console.print(f"exported {count} analyses to {escape(str(path))}")
+    console.print(f"exported {plural(count, 'analysis', 'analyses')} to {escape(str(path))}")
 
 
 def register(app: typer.Typer) -> None:

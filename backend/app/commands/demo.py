@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.commands import db as db_commands
 from app.commands.common import console, database, owner_session, session, user_errors
-from app.commands.data import import_lines
+from app.commands.jsonl import import_lines
 from app.commands.read import hits_table, meters_table, stats_table
 from app.data.seed import seed_meters
 from app.models.analysis import Analysis
