@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.models.user import User
 from app.repositories.user_repository import UserRepository
-from app.schemas.user import UserCreate
+from app.schemas.user import AdminUserCreate, UserCreate
 
 _seq = itertools.count(1)
 
@@ -28,5 +28,14 @@ def user_create(**overrides: Any) -> UserCreate:
     return UserCreate(**fields)
 
 
+#: Fields only the admin path may set (self-registration refuses them).
+ADMIN_FIELDS = frozenset({"role", "is_active", "is_verified"})
+
+
 def make_user(db: Session, **overrides: Any) -> User:
-    return UserRepository(db).register(user_create(**overrides))
+    admin = {k: overrides.pop(k) for k in ADMIN_FIELDS & overrides.keys()}
+    data = user_create(**overrides)
+    repo = UserRepository(db)
+    if admin:
+        return repo.admin_create(AdminUserCreate(**data.model_dump(), **admin))
+    return repo.register(data)

@@ -37,6 +37,7 @@ from app.errors import (
     NotFound,
     ReadOnlySession,
 )
+from app.models.rules import METADATA_MAX_DEPTH
 from app.text import storable
 
 
@@ -48,7 +49,14 @@ def check_text(value: str, field: str) -> str:
 
 
 def check_json(value: Any, field: str, _depth: int = 0) -> None:
-    """:func:`check_text` over every key and string of a JSON document."""
+    """:func:`check_text` over every key and string of a JSON document, which may nest at
+    most ``METADATA_MAX_DEPTH`` levels (deeper would exhaust Python's recursion limit)."""
+    if _depth > METADATA_MAX_DEPTH:
+        raise InvalidInput(
+            f"{field}: must not nest deeper than {METADATA_MAX_DEPTH} levels",
+            field=field,
+            rule="max_depth",
+        )
     if isinstance(value, str):
         check_text(value, field)
     elif isinstance(value, Mapping):
@@ -82,8 +90,13 @@ def _constraint_fields() -> dict[str, tuple[str, str]]:
             if isinstance(index, Index) and index.unique:
                 expr = " ".join(str(e) for e in index.expressions)
                 found = [c for c in columns if re.search(rf"\b{c}\b", expr)]
-                fields[str(index.name)] = (found[0] if found else table.name, "unique")
+                field = index.info.get("field", found[0] if found else table.name)
+                fields[str(index.name)] = (field, index.info.get("rule", "unique"))
     return fields
+
+
+#: What a unique rule other than plain equality means, for the message.
+_TAKEN = {"not_confusable": "looks like a name that is already taken"}
 
 
 def translate(exc: Exception) -> BahrDataError:
@@ -100,9 +113,8 @@ def translate(exc: Exception) -> BahrDataError:
     field, rule = _constraint_fields().get(constraint or "", (column, None))
     detail = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
     if isinstance(orig, pg.UniqueViolation):
-        return AlreadyExists(
-            f"{field}: already taken (case-insensitive)", field=field, rule="unique"
-        )
+        taken = _TAKEN.get(rule or "", "already taken (case-insensitive)")
+        return AlreadyExists(f"{field}: {taken}", field=field, rule=rule or "unique")
     if isinstance(orig, pg.CheckViolation):
         return InvalidInput(f"{field}: breaks the rule {rule}", field=field, rule=rule)
     if isinstance(orig, pg.ForeignKeyViolation):

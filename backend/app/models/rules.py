@@ -18,14 +18,21 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 1_024
 
 #: Characters a username may not contain: ASCII controls, every Unicode space and line or
-#: paragraph separator, zero-width and bidi controls. Written so that both Python's ``re``
-#: and PostgreSQL's regex engine read it the same way (PostgreSQL's own ``[[:space:]]``
-#: is ASCII-only under the C collation).
+#: paragraph separator, every Default_Ignorable_Code_Point (soft hyphen, combining grapheme
+#: joiner, Hangul fillers, zero-width and bidi controls, variation selectors, tag
+#: characters, ...), the braille blank, and private-use characters. Written so that both
+#: Python's ``re`` and PostgreSQL's regex engine read it the same way (PostgreSQL's own
+#: ``[[:space:]]`` is ASCII-only under the C collation). The schemas refuse every format,
+#: unassigned and private-use character besides (:mod:`app.text.identifiers`).
 USERNAME_FORBIDDEN = (
-    r"[\u0001-\u0020\u007f-\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f"
-    r"\u205f-\u206f\u3000\ufeff]"
+    r"[\u0001-\u0020\u007f-\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u17b4\u17b5"
+    r"\u180b-\u180f\u2000-\u200f\u2028-\u202f\u205f-\u206f\u2800\u3000\u3164"
+    r"\ue000-\uf8ff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    r"\U0001d173-\U0001d17a\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
 )
 USERNAME_FORBIDDEN_SQL = USERNAME_FORBIDDEN
+#: A login is a username or an email: nothing longer can name an account.
+LOGIN_MAX = max(USERNAME_MAX, EMAIL_MAX)
 #: A deliberately loose shape check for the database; pydantic's EmailStr does the real work.
 EMAIL_SQL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

@@ -20,11 +20,13 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.db.base import Base
+from app.errors import InvalidInput
 from app.models import rules
 from app.models.types import ArabicSortable, CreatedAt
+from app.text import identifiers, storable
 
 if TYPE_CHECKING:
     from app.models.analysis import Analysis
@@ -59,6 +61,9 @@ class User(Base):
             f"AND username !~ '{rules.USERNAME_FORBIDDEN_SQL}'",
             name="username_format",
         ),
+        # A login containing '@' is an email, so no username may look like one.
+        CheckConstraint("strpos(username, '@') = 0", name="username_no_at"),
+        CheckConstraint("username IS NFKC NORMALIZED", name="username_nfkc"),
         CheckConstraint(f"email ~ '{rules.EMAIL_SQL}'", name="email_format"),
         CheckConstraint("btrim(full_name) <> ''", name="full_name_not_blank"),
         CheckConstraint(
@@ -66,6 +71,13 @@ class User(Base):
         ),
         Index("uq_users_username_lower", func.lower(text("username")), unique=True),
         Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        # Look-alike usernames (UTS #39): the error names ``username``, not the skeleton.
+        Index(
+            "uq_users_username_skeleton",
+            "username_skeleton",
+            unique=True,
+            info={"field": "username", "rule": "not_confusable"},
+        ),
         Index("ix_users_role", "role"),
     )
 
@@ -83,6 +95,10 @@ class User(Base):
     #: Kept current by the ``users_set_updated_at`` trigger, so raw SQL updates count too.
     updated_at: Mapped[dt.datetime | None] = mapped_column(server_onupdate=FetchedValue())
     deleted_at: Mapped[dt.datetime | None]
+    #: The UTS #39 confusable skeleton of the username (:func:`app.text.identifiers.skeleton`),
+    #: set whenever ``username`` is. PostgreSQL cannot compute it, so a raw-SQL writer must
+    #: supply it; a row without one is outside the look-alike check.
+    username_skeleton: Mapped[str | None] = mapped_column(Text)
 
     analyses: Mapped[list[Analysis]] = relationship(
         back_populates="user", passive_deletes=True, lazy="raise_on_sql"
@@ -101,6 +117,20 @@ class User(Base):
         kwargs.setdefault("is_active", True)
         kwargs.setdefault("is_verified", False)
         super().__init__(**kwargs)
+
+    @validates("username")
+    def _set_skeleton(self, _key: str, username: object) -> object:
+        if isinstance(username, str):
+            if len(username) > rules.USERNAME_MAX:
+                raise InvalidInput(
+                    f"username: must have at most {rules.USERNAME_MAX} characters",
+                    field="username",
+                    rule="max_length",
+                )
+            # Unstorable text gets its typed error at flush (app.db.errors), not here.
+            unstorable = storable.encoding_problem(username) is not None
+            self.username_skeleton = None if unstorable else identifiers.skeleton(username)
+        return username
 
     @property
     def is_deleted(self) -> bool:

@@ -1,26 +1,40 @@
 """Accounts and profiles. Keeps the spec's methods; every write commits.
 
 Lookups by username or email are case-insensitive and served by the ``lower(…)`` unique
-indexes. Soft-deleted users are still returned by the ``get_by_*`` lookups (an admin may
-restore them) but are refused by :meth:`UserRepository.authenticate` and hidden from
+indexes; a username is looked up in NFKC form, as it is stored. A login containing ``@`` is
+an email and anything else a username (no username may contain ``@``), so a login names at
+most one account. Malformed keys, logins and passwords raise :class:`InvalidInput` naming the
+field before any lookup, so the answer never depends on whether an account exists.
+
+Soft-deleted users are still returned by the ``get_by_*`` lookups (an admin may restore
+them) but are refused by :meth:`UserRepository.authenticate` and hidden from
 :meth:`UserRepository.list_users`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import SecretStr, TypeAdapter
-from sqlalchemy import bindparam, func, or_, select
+from pydantic import BaseModel, SecretStr, TypeAdapter
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.errors import translate_errors, translated
 from app.errors import InvalidInput, NotFound
+from app.models import rules
 from app.models.user import User, UserProfile, UserRole
 from app.passwords import PasswordHasher, hasher
-from app.schemas.user import Password, ProfileUpdate, UserCreate, UserUpdate
+from app.schemas.user import (
+    AdminUserCreate,
+    AdminUserUpdate,
+    Password,
+    ProfileUpdate,
+    UserCreate,
+    UserUpdate,
+)
+from app.text import identifiers, storable
 
 #: Largest single XP award; keeps ``xp`` far from the integer limit.
 XP_AWARD_MAX = 1_000_000
@@ -29,13 +43,57 @@ XP_AWARD_MAX = 1_000_000
 _BY_ID = select(User).where(User.id == bindparam("user_id"))
 _BY_USERNAME = select(User).where(func.lower(User.username) == func.lower(bindparam("name")))
 _BY_EMAIL = select(User).where(func.lower(User.email) == func.lower(bindparam("email")))
-_BY_LOGIN = select(User).where(
-    or_(
-        func.lower(User.username) == func.lower(bindparam("login")),
-        func.lower(User.email) == func.lower(bindparam("login")),
-    )
-)
 _PASSWORD = TypeAdapter(Password)
+
+
+def _text_key(value: object, field: str, max_length: int) -> str | None:
+    """``value`` checked as a lookup key: a typed error for what cannot be sent, None for
+    what is too long to name any row (checked before anything normalises it)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string", field=field, rule="type")
+    if len(value) > max_length:
+        return None
+    if (reason := storable.encoding_problem(value)) is not None:
+        raise InvalidInput(f"{field}: {reason}", field=field, rule="storable_text")
+    return value
+
+
+def _login_password(value: object, field: str = "password") -> str:
+    """A password offered at login, checked for shape only (never against a rule that an
+    old account might not meet), so the check cannot depend on the account."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string", field=field, rule="type")
+    if len(value) > rules.PASSWORD_MAX:
+        raise InvalidInput(
+            f"{field}: must have at most {rules.PASSWORD_MAX} characters",
+            field=field,
+            rule="max_length",
+        )
+    if (reason := storable.encoding_problem(value)) is not None:
+        raise InvalidInput(f"{field}: {reason}", field=field, rule="storable_text")
+    return value
+
+
+_ROLES = {role.value: role for role in UserRole}
+
+
+def _role(value: object) -> UserRole:
+    role = _ROLES.get(value.lower()) if isinstance(value, str) else None
+    if role is None:
+        known = ", ".join(_ROLES)
+        raise InvalidInput(f"role: must be one of {known}", field="role", rule="known_role")
+    return role
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(schema: type[M], data: M | Mapping[str, Any]) -> M:
+    """``data`` as exactly ``schema``: another schema's instance (say an admin schema given
+    to a self-service method) is validated like a mapping, and refused."""
+    return data if type(data) is schema else schema.model_validate(data)
 
 
 @translate_errors
@@ -51,10 +109,17 @@ class UserRepository:
         return self.db.execute(_BY_ID, {"user_id": user_id}).scalar_one_or_none()
 
     def get_by_email(self, email: str) -> User | None:
-        return self.db.execute(_BY_EMAIL, {"email": email}).scalar_one_or_none()
+        key = _text_key(email, "email", rules.EMAIL_MAX)
+        if key is None:
+            return None
+        return self.db.execute(_BY_EMAIL, {"email": key}).scalar_one_or_none()
 
     def get_by_username(self, username: str) -> User | None:
-        return self.db.execute(_BY_USERNAME, {"name": username}).scalar_one_or_none()
+        key = _text_key(username, "username", rules.USERNAME_MAX)
+        if key is None:
+            return None
+        name = identifiers.nfkc(key)
+        return self.db.execute(_BY_USERNAME, {"name": name}).scalar_one_or_none()
 
     def create(self, user: User) -> User:
         """Insert a ready-made ``User`` (its ``password_hash`` already hashed)."""
@@ -84,26 +149,41 @@ class UserRepository:
 
     # -- accounts -------------------------------------------------------------------------
     def register(self, data: UserCreate | Mapping[str, Any]) -> User:
-        """Validate, hash the password and create the user with its profile, atomically."""
-        data = data if isinstance(data, UserCreate) else UserCreate.model_validate(data)
-        user = User(
-            username=data.username,
-            email=data.email,
-            password_hash=self.hasher.hash(data.password.get_secret_value()),
-            full_name=data.full_name,
-            role=data.role,
+        """Self-registration: validate, hash the password and create the user with its
+        profile, atomically. The account is an active, unverified student: a visitor
+        cannot choose a role or a flag (:class:`UserCreate` refuses them)."""
+        data = _validated(UserCreate, data)
+        return self._create_account(data, role=UserRole.STUDENT, is_active=True, is_verified=False)
+
+    def admin_create(self, data: AdminUserCreate | Mapping[str, Any]) -> User:
+        """An account made by an administrator, with the role and flags it gives."""
+        data = _validated(AdminUserCreate, data)
+        return self._create_account(
+            data, role=data.role, is_active=data.is_active, is_verified=data.is_verified
         )
-        user.profile = UserProfile()
-        return self.create(user)
 
     def authenticate(self, login: str, password: str) -> User | None:
         """The user whose username or email is ``login`` and whose password matches.
 
-        An unknown login costs one hash verification too, so timing does not tell whether
-        an account exists. Soft-deleted and inactive users are refused. A bcrypt hash is
-        upgraded to argon2id on success.
+        ``login`` is an email when it contains ``@`` and a username otherwise; each is unique,
+        so at most one account matches. Malformed input is refused before the lookup; after
+        it, an unknown login costs one hash verification too, so neither the answer nor the
+        time tells whether an account exists. Soft-deleted and inactive users are refused.
+        A bcrypt hash, or an argon2 hash weaker than today's, is upgraded on success.
         """
-        user = self.db.execute(_BY_LOGIN, {"login": login}).scalars().first()
+        password = _login_password(password)
+        key = _text_key(login, "login", rules.LOGIN_MAX)
+        if key is None:
+            raise InvalidInput(
+                f"login: must have at most {rules.LOGIN_MAX} characters",
+                field="login",
+                rule="max_length",
+            )
+        if "@" in key:
+            user = self.db.execute(_BY_EMAIL, {"email": key}).scalar_one_or_none()
+        else:
+            name = identifiers.nfkc(key)
+            user = self.db.execute(_BY_USERNAME, {"name": name}).scalar_one_or_none()
         if user is None:
             self.hasher.burn_time(password)
             return None
@@ -116,6 +196,7 @@ class UserRepository:
         return user
 
     def change_password(self, user_id: int, old: str, new: str | SecretStr) -> User:
+        old = _login_password(old, "old_password")
         user = self._require(user_id)
         valid, _ = self.hasher.verify_and_update(old, user.password_hash)
         if not valid:
@@ -128,11 +209,13 @@ class UserRepository:
         user.password_hash = self.hasher.hash(new_secret.get_secret_value())
         return self.update(user)
 
-    def update_user(self, user_id: int, data: UserUpdate) -> User:
-        user = self._require(user_id)
-        for key, value in data.model_dump(exclude_unset=True).items():
-            setattr(user, key, value)
-        return self.update(user)
+    def update_user(self, user_id: int, data: UserUpdate | Mapping[str, Any]) -> User:
+        """Changes a user may make to their own account (not the role or the flags)."""
+        return self._apply(user_id, _validated(UserUpdate, data))
+
+    def admin_update(self, user_id: int, data: AdminUserUpdate | Mapping[str, Any]) -> User:
+        """Changes an administrator may make, role and flags included."""
+        return self._apply(user_id, _validated(AdminUserUpdate, data))
 
     def soft_delete(self, user_id: int) -> User:
         """Hide the user and refuse their logins; all their data stays."""
@@ -160,7 +243,7 @@ class UserRepository:
             raise InvalidInput("limit: must be between 1 and 500", field="limit", rule="range")
         stmt = select(User).order_by(User.id).limit(limit)
         if role is not None:
-            stmt = stmt.where(User.role == UserRole(role))
+            stmt = stmt.where(User.role == _role(role))
         if active is not None:
             stmt = stmt.where(User.is_active.is_(active))
         if not include_deleted:
@@ -209,6 +292,32 @@ class UserRepository:
             self.db.commit()
         self.db.refresh(profile)
         return profile
+
+    def _create_account(
+        self,
+        data: UserCreate | AdminUserCreate,
+        *,
+        role: UserRole,
+        is_active: bool,
+        is_verified: bool,
+    ) -> User:
+        user = User(
+            username=data.username,
+            email=data.email,
+            password_hash=self.hasher.hash(data.password.get_secret_value()),
+            full_name=data.full_name,
+            role=role,
+            is_active=is_active,
+            is_verified=is_verified,
+        )
+        user.profile = UserProfile()
+        return self.create(user)
+
+    def _apply(self, user_id: int, data: UserUpdate | AdminUserUpdate) -> User:
+        user = self._require(user_id)
+        for key, value in data.model_dump(exclude_unset=True).items():
+            setattr(user, key, value)
+        return self.update(user)
 
     def _require(self, user_id: int) -> User:
         user = self.get_by_id(user_id)

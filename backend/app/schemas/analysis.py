@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AliasChoices, BaseModel, Field, field_validator
 
 from app.models import rules
-from app.schemas.common import READ_CONFIG, WRITE_CONFIG, NonBlankStr, StorableStr, storable
+from app.schemas.common import READ_CONFIG, WRITE_CONFIG, not_blank, storable
 from app.text.arabic import contains_arabic, normalize
 
 
@@ -48,11 +48,20 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-VerseText = Annotated[NonBlankStr, Field(max_length=rules.TEXT_MAX), AfterValidator(_verse)]
+#: The raw length is checked first: ``_verse`` normalises, and must never see unbounded text.
+VerseText = Annotated[
+    str,
+    Field(max_length=rules.TEXT_MAX),
+    AfterValidator(storable),
+    AfterValidator(not_blank),
+    AfterValidator(_verse),
+]
 Pattern = Annotated[
     str, Field(min_length=1, max_length=rules.PATTERN_MAX, pattern=rules.PATTERN_RE)
 ]
-MeterLabel = Annotated[StorableStr, Field(min_length=1, max_length=rules.METER_LABEL_MAX)]
+MeterLabel = Annotated[
+    str, Field(min_length=1, max_length=rules.METER_LABEL_MAX), AfterValidator(storable)
+]
 Confidence = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]

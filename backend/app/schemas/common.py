@@ -1,4 +1,9 @@
-"""Validators shared by the schemas: text that PostgreSQL can store, non-blank text."""
+"""Validators shared by the schemas: text that PostgreSQL can store, non-blank text.
+
+A length limit is declared before the validators (``Annotated[str, Field(max_length=…),
+AfterValidator(…)]``), so pydantic checks the raw length first and no validator ever works
+on unbounded input.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from app.text import storable as _storable
 
 
 def storable(value: str) -> str:
-    """PostgreSQL refuses NUL, and a lone surrogate cannot be encoded as UTF-8."""
+    """PostgreSQL refuses NUL, a lone surrogate cannot be encoded as UTF-8, and U+E000 /
+    U+E001 are reserved for search highlighting (:mod:`app.text.storable`)."""
     if (reason := _storable.problem(value)) is not None:
         raise ValueError(reason)
     return value
