@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -88,12 +88,43 @@ def make_engine(
     new_engine = create_engine(
         url if url is not None else settings.app_url(),
         echo=settings.echo,
+        # An error's message (and so every traceback and log line) never carries the
+        # statement's values: password hashes, emails, verses.
+        hide_parameters=True,
         connect_args={"options": " ".join(options), "application_name": "bahr-db"},
         **extra,
     )
     if socket_check:
         install_socket_check(new_engine)
+    if read_only:
+        _keep_read_only(new_engine)
     return new_engine
+
+
+def _keep_read_only(engine: Engine) -> None:
+    """A read connection that was switched to read-write never serves another checkout.
+
+    ``SET default_transaction_read_only = off`` is allowed to any role, and a session
+    setting outlives the request on a pooled connection. The server reports this setting's
+    every change to the client (a ``ParameterStatus`` message, PostgreSQL 14 and later), so
+    checking it costs no round trip: a connection that is no longer read-only is discarded
+    and a fresh one is checked out. Where the server does not report it (an older server, a
+    pooler in between), the setting is simply set again, at the cost of one round trip.
+
+    This keeps a mistake in one request from reaching the next. It is not a security
+    boundary: the application role may write anyway, and a request that runs raw SQL can
+    switch its own connection back for its own duration (docs/security.md).
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _still_read_only(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        state = dbapi_connection.info.parameter_status("default_transaction_read_only")
+        if state == "on":
+            return
+        if state is None:
+            dbapi_connection.execute("SET default_transaction_read_only = on")
+            return
+        raise exc.DisconnectionError("a read-only connection was switched to read-write")
 
 
 engine: Engine = make_engine()
