@@ -49,5 +49,10 @@ class ReadOnlySession(BahrDataError):  # noqa: N818
     """A write was attempted through a read-only session (``ReadSessionLocal``)."""
 
 
+class UnitOfWorkError(BahrDataError):
+    """Something other than the unit of work tried to commit its transaction
+    (:func:`app.db.database.unit_of_work`)."""
+
+
 class PostgresNotFound(BahrDataError):  # noqa: N818
     """No usable PostgreSQL (≥ 15) binaries were found for the embedded cluster."""

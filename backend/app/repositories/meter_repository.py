@@ -1,17 +1,27 @@
-"""The classical meters (read-only reference data)."""
+"""The classical meters: reference data that the application reads and an admin corrects.
+
+The application role (``bahr_app``) may only read meters; the database refuses its writes
+(a typed error, rule ``permission``). ``create``, ``update`` and ``delete`` are for the admin
+path, a session as the schema owner::
+
+    with Database.for_owner().transaction() as session:
+        MeterRepository(session).update(meter_id, {"description": "..."})
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.orm import Session
+from typing import Any
 
-from app.data.meters import lookup_name
-from app.db.errors import translate_errors
+from pydantic import BaseModel
+from sqlalchemy import bindparam, func, or_, select
+
+from app.data.meters import derive_pattern, lookup_name
 from app.models.analysis import Analysis, Meter
+from app.repositories.base import RepositoryBase
+from app.schemas.meter import MeterCreate, MeterUpdate
 from app.text.arabic import normalize
 
 _ALL = select(Meter).order_by(Meter.position, Meter.id)
-_BY_ID = select(Meter).where(Meter.id == bindparam("meter_id"))
 _BY_ARABIC = select(Meter).where(Meter.name_arabic == bindparam("name"))
 _BY_ANY = select(Meter).where(
     or_(Meter.name_arabic == bindparam("name"), func.lower(Meter.name_english) == bindparam("low"))
@@ -24,19 +34,23 @@ _COUNTS = (
 )
 
 
-@translate_errors
-class MeterRepository:
-    """Lookups of the 16 meters; names are accepted in every form people type."""
+class MeterRepository(RepositoryBase[Meter, int]):
+    """Lookups of the meters, names accepted in every form people type; CRUD for admins.
 
-    def __init__(self, db: Session) -> None:
-        self.db = db
+    ``get``, ``list`` (keyset in canonical order), ``create``, ``update`` and ``delete``
+    come from :class:`~app.repositories.base.RepositoryBase`; the ``pattern`` is always
+    derived from the ``feet``, never given.
+    """
+
+    model = Meter
+    create_schema = MeterCreate
+    update_schema = MeterUpdate
+    id_field = "meter_id"
+    keyset = ("position", "id")
 
     def list_all(self) -> list[Meter]:
         """All meters in canonical order (al-Khalil's circles, al-mutadarik last)."""
         return list(self.db.scalars(_ALL))
-
-    def get(self, meter_id: int) -> Meter | None:
-        return self.db.execute(_BY_ID, {"meter_id": meter_id}).scalar_one_or_none()
 
     def get_by_name(self, name: str) -> Meter | None:
         """The meter for 'الطويل', 'طويل', 'الطَّوِيل', 'Tawil', 'al-Tawil', 'Ṭawīl', …
@@ -56,3 +70,9 @@ class MeterRepository:
     def analysis_counts(self) -> list[tuple[Meter, int]]:
         """Every meter with its number of analyses (0 included), in canonical order."""
         return [(meter, int(n)) for meter, n in self.db.execute(_COUNTS)]
+
+    def _values(self, data: BaseModel, *, partial: bool) -> dict[str, Any]:
+        values = super()._values(data, partial=partial)
+        if values.get("feet") is not None:
+            values["pattern"] = derive_pattern(values["feet"])
+        return values

@@ -1,0 +1,287 @@
+"""The database: engines, session factories, instrumentation and the unit of work.
+
+A :class:`Database` is built by an explicit call, never at import::
+
+    db = Database.from_settings()           # or get_database(): the process's default
+
+    with db.transaction() as session:       # scripts and the CLI
+        profile = ProfileRepository(session).update(user_id, {"theme": "dark"})
+        ...                                 # more repository calls, same transaction
+    # committed once here; on any error rolled back, a database error raised typed
+
+    @app.post("/things")                    # FastAPI: one unit of work per request
+    def create(session: Session = Depends(db.transaction_dependency)): ...
+
+    db.dispose()                            # at shutdown (the app's lifespan)
+
+Importing this module builds no engine, opens no connection and attaches no listener.
+
+**The commit policy.** A unit of work (:meth:`Database.transaction`,
+:meth:`Database.transaction_dependency`, or :func:`unit_of_work` around any session) marks
+its session; repositories built on :class:`app.repositories.base.RepositoryBase` then only
+add and flush, and the scope commits once at the end. A repository on any other session (a
+plain ``SessionLocal()``, the spec's code and tests) commits per call, as the spec's
+``UserRepository`` does. Inside a unit of work a commit by anyone but the scope itself is
+refused with :class:`~app.errors.UnitOfWorkError`, so a repository that still commits per
+call can never split the transaction silently: it fails, and nothing is written.
+
+Session listeners (refusing ORM writes in read sessions, refusing inner commits) are
+attached to this object's sessionmakers, never to SQLAlchemy's ``Session`` class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings, get_settings
+from app.db.base import make_engine
+from app.db.errors import translated
+from app.errors import ReadOnlySession, UnitOfWorkError
+
+#: ``session.info`` key set while a unit of work owns the session; its value says whether
+#: the scope itself is committing.
+UNIT_OF_WORK = "bahr.unit_of_work"
+_OPEN = "open"
+_COMMITTING = "committing"
+#: ``session.info`` key of read sessions (also read by :mod:`app.db.base`'s listener).
+READ_ONLY = "read_only"
+
+#: ``instrument(engine, name)``: what :meth:`Database.from_settings` calls on each engine.
+Instrument = Callable[[Engine, str], object]
+
+
+def in_unit_of_work(session: Session) -> bool:
+    """Whether a unit of work owns ``session`` (repositories then flush, never commit)."""
+    return UNIT_OF_WORK in session.info
+
+
+def _refuse_writes(session: Session, _ctx: object, _objs: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySession(
+            "this session only reads (read_session / get_read_db); write through "
+            "transaction / get_db",
+            rule="read_only",
+        )
+
+
+def _refuse_inner_commits(session: Session) -> None:
+    if session.info.get(UNIT_OF_WORK) == _OPEN:
+        raise UnitOfWorkError(
+            "a commit inside a unit of work: the unit of work commits once, at its end "
+            "(repositories on its session must only flush)",
+            rule="unit_of_work",
+        )
+
+
+def _guard(session: Session) -> None:
+    """Attach the inner-commit guard to a session not made by a :class:`Database`."""
+    if not event.contains(type(session), "before_commit", _refuse_inner_commits) and (
+        not event.contains(session, "before_commit", _refuse_inner_commits)
+    ):
+        event.listen(session, "before_commit", _refuse_inner_commits)
+
+
+@contextlib.contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Make ``session`` one unit of work: commit once at the end, roll back on any error.
+
+    Database errors are translated once, here (:func:`app.db.errors.translated`); the
+    session is not closed (its owner closes it). Entered on a session that is already a
+    unit of work, it joins the outer one: only the outermost scope commits.
+    """
+    if in_unit_of_work(session):
+        yield session
+        return
+    _guard(session)
+    session.info[UNIT_OF_WORK] = _OPEN
+    try:
+        with translated(session):
+            yield session
+            session.info[UNIT_OF_WORK] = _COMMITTING
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(UNIT_OF_WORK, None)
+
+
+class Database:
+    """A write engine, read engines, their session factories and their instrumentation.
+
+    ``read_engines`` is a list so that replicas can be added; today
+    :meth:`from_settings` gives one read engine on the primary, whose connections are in
+    autocommit and read-only in the server (:func:`app.db.base.make_engine`). Without read
+    engines, reads go through the write engine (still refused ORM writes in Python).
+    """
+
+    def __init__(
+        self,
+        write_engine: Engine,
+        read_engines: Sequence[Engine] = (),
+        *,
+        instrument: Instrument | None = None,
+        uninstrument: Callable[[Engine], object] | None = None,
+        name: str = "app",
+    ) -> None:
+        self.name = name
+        self._uninstrument = uninstrument
+        self.write_engine = write_engine
+        self.read_engines: list[Engine] = list(read_engines) or [write_engine]
+        #: The spec's ``SessionLocal``: objects are not expired on commit, so a repository
+        #: that commits returns its rows without a reload round trip.
+        self.sessionmaker: sessionmaker[Session] = sessionmaker(
+            bind=write_engine, autoflush=False, expire_on_commit=False
+        )
+        self.read_sessionmaker: sessionmaker[Session] = sessionmaker(
+            bind=self.read_engines[0],
+            autoflush=False,
+            expire_on_commit=False,
+            info={READ_ONLY: True},
+        )
+        event.listen(self.sessionmaker, "before_commit", _refuse_inner_commits)
+        event.listen(self.read_sessionmaker, "before_flush", _refuse_writes)
+        if instrument is not None:
+            for engine, engine_name in self._named_engines():
+                instrument(engine, engine_name)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        instrument: Instrument | None = None,
+        name: str = "app",
+    ) -> Database:
+        """The application's database (role ``bahr_app``): a pooled write engine and one
+        read engine on the primary. Builds engines, does not connect.
+
+        ``instrument`` defaults to the metrics' :func:`app.metrics.database_metrics.instrument`
+        when ``metrics_enabled`` is set (and :meth:`dispose` then uninstruments).
+        """
+        settings = settings or get_settings()
+        write = make_engine(settings=settings)
+        read = make_engine(settings=settings, read_only=True)
+        if instrument is None and settings.metrics_enabled:
+            return cls(
+                write,
+                [read],
+                instrument=_metrics_instrument,
+                uninstrument=_metrics_uninstrument,
+                name=name,
+            )
+        return cls(write, [read], instrument=instrument, name=name)
+
+    @classmethod
+    def for_owner(cls, settings: Settings | None = None) -> Database:
+        """The admin path, as the schema owner (``MIGRATION_DATABASE_URL``): for the
+        reference data (meters) that the application role may only read. Unpooled: each
+        connection is closed when released."""
+        settings = settings or get_settings()
+        return cls(make_engine(settings.migration_url(), settings, pooled=False), name="owner")
+
+    # -- sessions -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A new session as one unit of work: committed once, rolled back on error, closed."""
+        with self.sessionmaker() as session, unit_of_work(session):
+            yield session
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A plain session (the spec's ``SessionLocal()``), rolled back on error, closed:
+        repositories on it commit per call."""
+        with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only session (autocommit, one round trip per query), always closed."""
+        with self.read_sessionmaker() as session:
+            yield session
+
+    def transaction_dependency(self) -> Generator[Session]:
+        """FastAPI dependency: the request is one unit of work, committed when the route
+        returns. Declare it with ``Depends(db.transaction_dependency, scope="function")``
+        so that the commit happens before the response is sent."""
+        with self.transaction() as session:
+            yield session
+
+    def session_dependency(self) -> Generator[Session]:
+        """FastAPI dependency with the spec's ``get_db`` behaviour: a plain session per
+        request, rolled back on error, always closed (repositories commit per call)."""
+        with self.session() as session:
+            yield session
+
+    def read_session_dependency(self) -> Generator[Session]:
+        """FastAPI dependency for requests that only read (the spec's ``get_read_db``)."""
+        with self.read_session() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection of every engine and detach the instrumentation
+        (at shutdown; the names of the engines are free again)."""
+        for engine in dict.fromkeys([self.write_engine, *self.read_engines]):
+            if self._uninstrument is not None:
+                self._uninstrument(engine)
+            engine.dispose()
+
+    def _named_engines(self) -> list[tuple[Engine, str]]:
+        named = [(self.write_engine, self.name)]
+        reads = [e for e in self.read_engines if e is not self.write_engine]
+        for index, engine in enumerate(reads):
+            named.append((engine, f"{self.name}-read" + (f"-{index}" if index else "")))
+        return named
+
+
+def _metrics_instrument(engine: Engine, name: str) -> object:
+    # Imported on use: the metrics are optional work, and importing them attaches nothing.
+    from app.metrics.database_metrics import instrument
+
+    return instrument(engine, name=name)
+
+
+def _metrics_uninstrument(engine: Engine) -> None:
+    from app.metrics.database_metrics import uninstrument
+
+    uninstrument(engine)
+
+
+_default: list[Database] = []  # at most one
+_default_lock = threading.Lock()
+
+
+def get_database() -> Database:
+    """The process's default :class:`Database`, built from the settings on first use."""
+    with _default_lock:
+        if not _default:
+            _default.append(Database.from_settings())
+        return _default[0]
+
+
+def reset_database() -> None:
+    """Dispose of the default :class:`Database`; the next :func:`get_database` builds a
+    new one (after the settings changed, or in a forked worker)."""
+    with _default_lock:
+        if _default:
+            _default.pop().dispose()
+
+
+__all__ = [
+    "Database",
+    "Instrument",
+    "get_database",
+    "in_unit_of_work",
+    "reset_database",
+    "unit_of_work",
+]
