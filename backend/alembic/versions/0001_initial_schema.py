@@ -3,6 +3,9 @@
 Reviewed, not raw autogenerate output. Order: extensions, enum types, functions, tables
 (parents first), triggers; the downgrade undoes it in reverse.
 
+Frozen: the extensions, functions and triggers are written out here as ``app.db.ddl`` held
+them; a later change there is a new migration, never a change of this one.
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-26 03:59:23.421882
@@ -13,8 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-
-from app.db import ddl
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -29,13 +30,180 @@ ANALYSIS_EVENT = postgresql.ENUM(
 )
 TABLES = ("analysis_history", "analyses", "meters", "user_profiles", "users")
 
+#: Created first: the trigram index needs pg_trgm.
+EXTENSIONS: Sequence[str] = ("""CREATE EXTENSION IF NOT EXISTS pg_trgm""",)
+
+#: The functions, created before the tables (the search column calls bahr_search_fold).
+FUNCTIONS: Sequence[str] = (
+    r"""
+CREATE OR REPLACE FUNCTION bahr_search_fold(t text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN regexp_replace(regexp_replace(regexp_replace(t,
+    -- Allah with clitics: والله بالله تالله فالله لله ولله -> الله
+    '(^|[^ء-ي])(?:[وفبتك]?ال|[وف]?ل)له(?![ء-ي])', '\1الله', 'g'),
+    -- و/ف + ال/بال/كال/لل dropped when 3+ letters remain, or 2 not starting with ا
+    '(^|[^ء-ي])[وف]?(?:[بك]?ال|لل)(?!له(?![ء-ي]))([ء-ي]{3}|[ء-ئب-ي][ء-ي](?![ء-ي]))',
+    '\1\2', 'g'),
+    -- the conjunction و/ف before an alef-initial word, when 3+ letters remain
+    '(^|[^ء-ي])[وف](ا[ء-ي]{2})', '\1\2', 'g')""",
+    """
+CREATE OR REPLACE FUNCTION bahr_set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$""",
+    """
+CREATE OR REPLACE FUNCTION bahr_level_for_xp(xp integer) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT 1 + floor(sqrt((xp / 100)::double precision))::integer
+$$""",
+    """
+CREATE OR REPLACE FUNCTION bahr_derive_level() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.level := bahr_level_for_xp(NEW.xp);
+    RETURN NEW;
+END $$""",
+    """
+CREATE OR REPLACE FUNCTION bahr_resolve_meter() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    -- The repositories resolve every accepted name form in Python; this keeps raw SQL
+    -- honest for the canonical names, and clears a stale meter_id when the label changes.
+    IF TG_OP = 'UPDATE' AND NEW.meter_id IS DISTINCT FROM OLD.meter_id THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' AND NEW.meter_id IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.detected_meter IS NULL THEN
+        NEW.meter_id := NULL;
+    ELSIF TG_OP = 'INSERT' OR NEW.detected_meter IS DISTINCT FROM OLD.detected_meter THEN
+        SELECT m.id INTO NEW.meter_id FROM public.meters m
+         WHERE m.name_arabic = NEW.detected_meter
+            OR lower(m.name_english) = lower(NEW.detected_meter)
+         LIMIT 1;
+    END IF;
+    RETURN NEW;
+END $$""",
+    """
+CREATE OR REPLACE FUNCTION bahr_record_analysis_history() RETURNS trigger
+LANGUAGE plpgsql
+-- Runs as the table owner: the application role may read the history but not write it.
+-- The path is pinned with pg_temp last and every table is schema-qualified, so a caller's
+-- temporary table can never stand in for one (a definer function's path is a boundary).
+SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    -- Statement-level with transition tables: one INSERT … SELECT per statement, so a
+    -- bulk import pays for its history once, not once per row.
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.analysis_history (analysis_id, event, user_id, new_pattern,
+            new_detected_meter, new_meter_id, new_confidence, new_syllable_count,
+            new_engine_version)
+        SELECT n.id, 'created', n.user_id, n.pattern, n.detected_meter, n.meter_id,
+               n.confidence, n.syllable_count, n.metadata ->> 'engine_version'
+          FROM new_rows n;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO public.analysis_history (analysis_id, event, user_id,
+            old_pattern, new_pattern, old_detected_meter, new_detected_meter,
+            old_meter_id, new_meter_id, old_confidence, new_confidence,
+            old_syllable_count, new_syllable_count, old_engine_version, new_engine_version)
+        SELECT n.id, 'updated', n.user_id,
+               o.pattern, n.pattern, o.detected_meter, n.detected_meter,
+               o.meter_id, n.meter_id, o.confidence, n.confidence,
+               o.syllable_count, n.syllable_count,
+               o.metadata ->> 'engine_version', n.metadata ->> 'engine_version'
+          FROM new_rows n JOIN old_rows o ON o.id = n.id
+         WHERE (o.pattern, o.detected_meter, o.meter_id, o.confidence, o.syllable_count,
+                o.metadata ->> 'engine_version')
+               IS DISTINCT FROM
+               (n.pattern, n.detected_meter, n.meter_id, n.confidence, n.syllable_count,
+                n.metadata ->> 'engine_version');
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO public.analysis_history (analysis_id, event, user_id, old_pattern,
+            old_detected_meter, old_meter_id, old_confidence, old_syllable_count,
+            old_engine_version)
+        SELECT o.id, 'deleted', o.user_id, o.pattern, o.detected_meter, o.meter_id,
+               o.confidence, o.syllable_count, o.metadata ->> 'engine_version'
+          FROM old_rows o;
+    END IF;
+    RETURN NULL;
+END $$""",
+    """
+CREATE OR REPLACE FUNCTION bahr_history_append_only() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    -- Only the table's owner (who runs the migrations) may rewrite history. pg_catalog is
+    -- named: an unqualified pg_class would find a caller's temporary table first.
+    IF NOT pg_catalog.pg_has_role(current_user,
+            (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID),
+            'MEMBER') THEN
+        RAISE EXCEPTION 'analysis_history is append-only: % is not allowed', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$""",
+)
+
+#: Triggers, once the tables exist.
+TRIGGERS: Sequence[str] = (
+    """
+CREATE OR REPLACE TRIGGER users_set_updated_at BEFORE UPDATE ON users
+FOR EACH ROW EXECUTE FUNCTION bahr_set_updated_at()""",
+    """
+CREATE OR REPLACE TRIGGER user_profiles_derive_level
+BEFORE INSERT OR UPDATE OF xp, level ON user_profiles
+FOR EACH ROW EXECUTE FUNCTION bahr_derive_level()""",
+    """
+CREATE OR REPLACE TRIGGER analyses_resolve_meter
+BEFORE INSERT OR UPDATE OF detected_meter, meter_id ON analyses
+FOR EACH ROW EXECUTE FUNCTION bahr_resolve_meter()""",
+    """
+CREATE OR REPLACE TRIGGER analyses_history_insert AFTER INSERT ON analyses
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION bahr_record_analysis_history()""",
+    """
+CREATE OR REPLACE TRIGGER analyses_history_update AFTER UPDATE ON analyses
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION bahr_record_analysis_history()""",
+    """
+CREATE OR REPLACE TRIGGER analyses_history_delete AFTER DELETE ON analyses
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION bahr_record_analysis_history()""",
+    """
+CREATE OR REPLACE TRIGGER analysis_history_append_only
+BEFORE UPDATE OR DELETE ON analysis_history
+FOR EACH ROW EXECUTE FUNCTION bahr_history_append_only()""",
+    """
+CREATE OR REPLACE TRIGGER analysis_history_no_truncate
+BEFORE TRUNCATE ON analysis_history
+FOR EACH STATEMENT EXECUTE FUNCTION bahr_history_append_only()""",
+)
+
+#: Triggers go with their tables; the functions are dropped after them.
+FUNCTION_DROPS: Sequence[str] = (
+    """DROP FUNCTION IF EXISTS bahr_history_append_only()""",
+    """DROP FUNCTION IF EXISTS bahr_record_analysis_history()""",
+    """DROP FUNCTION IF EXISTS bahr_resolve_meter()""",
+    """DROP FUNCTION IF EXISTS bahr_derive_level()""",
+    """DROP FUNCTION IF EXISTS bahr_level_for_xp(integer)""",
+    """DROP FUNCTION IF EXISTS bahr_set_updated_at()""",
+    """DROP FUNCTION IF EXISTS bahr_search_fold(text)""",
+)
+
+
+def _execute(bind: sa.Connection, statements: Sequence[str]) -> None:
+    for statement in statements:
+        bind.execute(sa.text(statement))
+
 
 def upgrade() -> None:
     bind = op.get_bind()
-    ddl.create_extensions(bind)
+    _execute(bind, EXTENSIONS)
     USER_ROLE.create(bind, checkfirst=True)
     ANALYSIS_EVENT.create(bind, checkfirst=True)
-    ddl.create_functions(bind)
+    _execute(bind, FUNCTIONS)
 
     op.create_table(
         "users",
@@ -280,13 +448,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_analysis_history_user_id", "analysis_history", ["user_id"], unique=False)
 
-    ddl.create_triggers(bind)
+    _execute(bind, TRIGGERS)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     for table in TABLES:
         op.drop_table(table)
-    ddl.drop_functions(bind)
+    _execute(bind, FUNCTION_DROPS)
     ANALYSIS_EVENT.drop(bind, checkfirst=True)
     USER_ROLE.drop(bind, checkfirst=True)
