@@ -78,6 +78,8 @@ def db_url() -> None:
 def alembic_config() -> Config:
     cfg = Config(str(BACKEND_DIR / "alembic.ini"))
     cfg.set_main_option("script_location", str(BACKEND_DIR / "alembic"))
+    # The command line has set up logging already (Alembic's INFO lines only with -v).
+    cfg.attributes["configure_logger"] = False
     return cfg
 
 

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from app.commands import db as db_commands
 from app.commands.common import console, database, owner_session, session, user_errors
+from app.commands.guide import meters_line, server_will_stop, what_now
 from app.commands.jsonl import import_lines
 from app.commands.read import hits_table, meters_table, stats_table
 from app.data.seed import seed_meters
 from app.models.analysis import Analysis
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.user_repository import UserRepository
-from app.schemas.user import UserCreate
+from app.schemas.user import AdminUserCreate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_analyses.jsonl"
 DEMO_USERS = {"demo_student": "student", "demo_poet": "poet", "demo_teacher": "teacher"}
@@ -37,8 +38,8 @@ def _ensure_demo_users(db: Session) -> None:
     repo = UserRepository(db)
     for username, role in DEMO_USERS.items():
         if repo.get_by_username(username) is None:
-            repo.register(
-                UserCreate(
+            repo.admin_create(
+                AdminUserCreate(
                     username=username,
                     email=f"{username}@example.com",
                     password=secrets.token_urlsafe(16),  # nobody logs in as a demo user
@@ -65,8 +66,10 @@ def _load_sample(db: Session) -> int:
 @user_errors
 def run() -> None:
     """The main job: database up, migrate, seed, load the sample, show what is stored."""
+    stops = server_will_stop()
     with database():
         console.print(Rule("[bold]bahr-db — Bahr's data layer"))
+        first_run = db_commands.current_revision()[0] is None
         db_commands.migrate("head")
         with owner_session() as admin:
             seeded = seed_meters(admin.connection())
@@ -77,8 +80,7 @@ def run() -> None:
             db.commit()
             total = db.scalar(text("SELECT count(*) FROM analyses"))
             console.print(
-                f"meters: {seeded.inserted} inserted, {seeded.updated} updated, "
-                f"{seeded.unchanged} unchanged · sample: {stored} stored now · "
+                f"{meters_line(seeded, first_run=first_run)} · sample: {stored} stored now · "
                 f"analyses in the database: {total}"
             )
             console.print(meters_table(db))
@@ -95,4 +97,5 @@ def run() -> None:
                     line.append(f"({a.detected_meter})", style="dim")
                     console.print(line)
             console.print(stats_table(repo.meter_stats()))
-        db_commands.current(as_json=False)
+        revision = db_commands.current_revision()[0]
+    console.print(what_now(revision=revision, server_stopped=stops))

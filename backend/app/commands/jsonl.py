@@ -37,7 +37,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from app.commands.output import describe_validation, number, timestamp
+from app.commands.output import BULK_MARK, describe_validation, number, timestamp
 from app.db.errors import translate, translated
 from app.db.ids import new_id
 from app.metrics.database_metrics import record_statement
@@ -50,9 +50,6 @@ from app.schemas.analysis import AnalysisCreate
 from app.text.arabic import normalize
 
 BOM = b"\xef\xbb\xbf"
-#: Marks the import's COPY in the metrics and the slow-query log; the command line keeps
-#: log lines carrying it out of normal output (``-v`` shows them).
-BULK_MARK = "/* bahr-db import: bulk */"
 _COLUMNS = (*COPY_COLUMNS, "created_at")
 _COPY = f"COPY analyses ({', '.join(_COLUMNS)}) FROM STDIN {BULK_MARK}"
 _TABLE = cast(Table, Analysis.__table__)

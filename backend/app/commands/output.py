@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from rich.progress import Progress, Task
     from rich.text import Text
 
+#: Marks a bulk statement (an import's COPY) in the metrics and the slow-query log; such
+#: log lines are shown with ``-v`` only.
+BULK_MARK = "/* bahr-db import: bulk */"
 #: Loggers whose INFO lines ``-v`` shows (Alembic's migration steps, this project's own).
 VERBOSE_LOGGERS = ("alembic", "app", "bahr")
 
@@ -98,6 +101,8 @@ def setup_logging(console: Console, *, verbose: bool) -> None:
             root.removeHandler(handler)
     handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
     handler._bahr_cli = True  # type: ignore[attr-defined]
+    if not verbose:
+        handler.addFilter(lambda record: BULK_MARK not in record.getMessage())
     root.addHandler(handler)
     for name in VERBOSE_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
