@@ -15,10 +15,12 @@ started it dies, even by SIGKILL, so an interrupted run leaves no server behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
 from app.db import roles
@@ -146,6 +149,37 @@ def _short_socket_dir(root: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"bahr-sock-{digest}"
 
 
+def _private_folder(folder: Path, user: pwd.struct_passwd | None) -> None:
+    """Create ``folder`` with mode 0700, or take over one that we (or ``user``) own.
+
+    Some of these folders have predictable names in shared places (``/tmp/bahr-sock-…``,
+    ``/var/tmp/bahr-db-…``), where another local user could plant a symbolic link first. So
+    the folder is created in one step (``mkdir`` fails rather than follow a link), opened
+    with ``O_NOFOLLOW``, and checked, chowned and chmodded through that descriptor: a link
+    is refused, and whatever it points to is never touched.
+    """
+    owners = {os.geteuid()} | ({user.pw_uid} if user is not None else set())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    if folder.is_symlink():
+        raise BahrDataError(f"{folder} is a symbolic link, which is never followed; remove it")
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            raise BahrDataError(f"{folder} is not a folder; remove it or move it") from None
+        raise
+    try:
+        if os.fstat(fd).st_uid not in owners:
+            raise BahrDataError(f"{folder} belongs to another user; remove it or move it")
+        if user is not None:
+            os.fchown(fd, user.pw_uid, user.pw_gid)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+
+
 class EmbeddedCluster:
     """A private PostgreSQL cluster rooted at one folder (data, socket and log below it)."""
 
@@ -187,7 +221,9 @@ class EmbeddedCluster:
         )
 
     def conninfo(self, database: str = DEFAULT_DATABASE) -> str:
-        return f"host={self.socket_dir} port={self.port} user={SUPERUSER} dbname={database}"
+        return make_conninfo(
+            "", host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname=database
+        )
 
     @property
     def initialized(self) -> bool:
@@ -222,14 +258,8 @@ class EmbeddedCluster:
 
     def _prepare_dirs(self) -> None:
         user = _service_user()
-        owners = {os.geteuid()} | ({user.pw_uid} if user is not None else set())
         for folder in (self.root, self.socket_dir):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if folder.stat().st_uid not in owners:
-                raise BahrDataError(f"{folder} belongs to another user; remove it or move it")
-            if user is not None:
-                os.chown(folder, user.pw_uid, user.pw_gid)
-            folder.chmod(0o700)
+            _private_folder(folder, user)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, *, database: str = DEFAULT_DATABASE, stop_with_pid: int | None = None) -> bool:
@@ -283,7 +313,8 @@ class EmbeddedCluster:
         opts = [
             f"-c listen_addresses={listen}",
             f"-p {self.port}",
-            f"-k {self.socket_dir}",
+            # pg_ctl hands these options to a shell: quote the path (it may hold a space).
+            f"-k {shlex.quote(str(self.socket_dir))}",
             "-c unix_socket_permissions=0700",
             "-c max_connections=100",
             "-c shared_buffers=128MB",
