@@ -49,6 +49,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def output_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Where the JSON and the Markdown go. A smoke run without both paths writes them to a
+    new temporary folder (which it names at the end); with both, it makes no folder."""
+    if not args.smoke:
+        json_path = args.json or DEFAULT_JSON
+        complete = args.sections == list(SECTIONS)
+        return json_path, args.markdown or (
+            DEFAULT_MARKDOWN if complete else json_path.with_suffix(".md")
+        )
+    if args.json is not None and args.markdown is not None:
+        return args.json, args.markdown
+    out_dir = Path(tempfile.mkdtemp(prefix="bahr-bench-smoke-"))
+    return args.json or out_dir / "results.json", args.markdown or out_dir / "benchmarks.md"
+
+
 def _machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -142,14 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
-    if args.smoke:
-        out_dir = Path(tempfile.mkdtemp(prefix="bahr-bench-smoke-"))
-        json_path = args.json or out_dir / "results.json"
-        md_path = args.markdown or out_dir / "benchmarks.md"
-    else:
-        json_path = args.json or DEFAULT_JSON
-        complete = args.sections == list(SECTIONS)
-        md_path = args.markdown or (DEFAULT_MARKDOWN if complete else json_path.with_suffix(".md"))
+    json_path, md_path = output_paths(args)
 
     started = time.monotonic()
     db = database.start()
