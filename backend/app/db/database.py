@@ -49,6 +49,7 @@ from app.errors import ReadOnlySession, UnitOfWorkError
 UNIT_OF_WORK = "bahr.unit_of_work"
 _OPEN = "open"
 _COMMITTING = "committing"
+_FAILED = "failed"
 #: ``session.info`` key of read sessions (also read by :mod:`app.db.base`'s listener).
 READ_ONLY = "read_only"
 
@@ -59,6 +60,14 @@ Instrument = Callable[[Engine, str], object]
 def in_unit_of_work(session: Session) -> bool:
     """Whether a unit of work owns ``session`` (repositories then flush, never commit)."""
     return UNIT_OF_WORK in session.info
+
+
+def mark_failed(session: Session) -> None:
+    """Record that a database error happened inside the unit of work owning ``session``:
+    PostgreSQL has aborted its transaction, so the unit must not pretend to commit, even
+    if the caller caught the error and carried on."""
+    if in_unit_of_work(session):
+        session.info[UNIT_OF_WORK] = _FAILED
 
 
 def _refuse_writes(session: Session, _ctx: object, _objs: object) -> None:
@@ -103,6 +112,12 @@ def unit_of_work(session: Session) -> Iterator[Session]:
     try:
         with translated(session):
             yield session
+            if session.info[UNIT_OF_WORK] == _FAILED:
+                raise UnitOfWorkError(
+                    "a database error inside this unit of work was caught and ignored; "
+                    "its transaction was aborted, so nothing is committed",
+                    rule="unit_of_work",
+                )
             session.info[UNIT_OF_WORK] = _COMMITTING
             session.commit()
     except BaseException:
@@ -282,6 +297,7 @@ __all__ = [
     "Instrument",
     "get_database",
     "in_unit_of_work",
+    "mark_failed",
     "reset_database",
     "unit_of_work",
 ]

@@ -42,12 +42,14 @@ from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.db.base import Base
-from app.db.database import in_unit_of_work
+from app.db.database import in_unit_of_work, mark_failed
 from app.db.errors import translated
-from app.errors import InvalidInput, NotFound
+from app.errors import AlreadyExists, BahrDataError, InvalidInput, NotFound
 from app.repositories.pagination import Page
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -127,8 +129,16 @@ def _parse(value: Any, kind: type) -> Any:
 def _translating(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
     def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
         session: Session = self.db
-        with translated(None if in_unit_of_work(session) else session):
-            return method(self, *args, **kwargs)
+        if not in_unit_of_work(session):
+            with translated(session):
+                return method(self, *args, **kwargs)
+        try:
+            with translated(None):  # the unit of work rolls back, once, for everyone
+                return method(self, *args, **kwargs)
+        except BahrDataError as exc:
+            if isinstance(exc.__cause__, DBAPIError | PoolTimeout):
+                mark_failed(session)
+            raise
 
     wrapper.__translating__ = True  # type: ignore[attr-defined]
     return update_wrapper(wrapper, method)
@@ -220,6 +230,7 @@ class RepositoryBase(ReadRepositoryBase[ModelT, IdT]):
     def create(self, data: Input) -> ModelT:
         """Validate ``data`` with :attr:`create_schema` and add the new row."""
         row = self.model(**self._values(validated(self.create_schema, data), partial=False))
+        self._refuse_known_key(row)
         self.db.add(row)
         self._save()
         return row
@@ -249,6 +260,15 @@ class RepositoryBase(ReadRepositoryBase[ModelT, IdT]):
         keys = _attribute_keys(self.model)
         dumped = data.model_dump(exclude_unset=partial)
         return {keys.get(name, name): value for name, value in dumped.items()}
+
+    def _refuse_known_key(self, row: ModelT) -> None:
+        """A new row whose given primary key this session already holds is refused here,
+        as the database would refuse it (the ORM would not even send the INSERT)."""
+        mapper = sa_inspect(self.model)
+        key = mapper.identity_key_from_instance(row)
+        if None not in key[1] and key in self.db.identity_map:
+            field = mapper.get_property_by_column(mapper.primary_key[0]).key
+            raise AlreadyExists(f"{field}: already taken", field=field, rule="unique")
 
     def _save(self) -> None:
         """Flush inside a unit of work (it commits once); commit otherwise (the spec)."""
