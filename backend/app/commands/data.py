@@ -7,9 +7,7 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from app.commands.common import (
     EXIT_LINES_SKIPPED,
@@ -23,8 +21,10 @@ from app.commands.common import (
     user_errors,
     validation_message,
 )
+from app.commands.files import new_private_text, private_output
 from app.commands.jsonl import LineError, export_line, export_rows, import_lines
 from app.commands.output import plural, progress
+from app.commands.terminal import cell, shown
 from app.models.user import UserRole
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.user_repository import UserRepository
@@ -64,7 +64,8 @@ def users_create(
         hide_input=True,
         confirmation_prompt=True,
         envvar="BAHR_PASSWORD",
-        help="prompted for when not given (or BAHR_PASSWORD)",
+        help="prompted for (hidden) when not given, or read from BAHR_PASSWORD; a value on "
+        "the command line is visible to other users in `ps`",
     ),
 ) -> None:
     """Register a user (with an empty profile)."""
@@ -76,7 +77,7 @@ def users_create(
         raise fail(validation_message(exc)) from None
     with database(), session() as db:
         user = UserRepository(db).register(data)
-    console.print(f"created user {escape(user.username)} (id {user.id}, {user.role.value})")
+    console.print(f"created user {shown(user.username)} (id {user.id}, {user.role.value})")
 
 
 @users_app.command("list")
@@ -102,8 +103,8 @@ def users_list(
     for r in rows:
         table.add_row(
             str(r["id"]),
-            Text(r["username"]),
-            Text(r["full_name"]),
+            cell(r["username"]),
+            cell(r["full_name"]),
             r["role"],
             "yes" if r["is_active"] else "no",
             "yes" if r["deleted_at"] else "",
@@ -141,7 +142,7 @@ def import_file(
         contextlib.ExitStack() as files,
     ):
         task = bar.add_task("import", total=path.stat().st_size, count=0)
-        out = files.enter_context(rejects.open("x", encoding="utf-8")) if rejects else None
+        out = files.enter_context(new_private_text(rejects)) if rejects else None
         try:
             report = import_lines(
                 db,
@@ -160,7 +161,7 @@ def import_file(
     else:
         for number, reason in report.errors:
             err_console.print(
-                f"[yellow]line {number}:[/] {escape(reason)} (skipped)", highlight=False
+                f"[yellow]line {number}:[/] {shown(reason)} (skipped)", highlight=False
             )
         parts = [f"{report.stored:,} stored"]
         if report.updated or update:
@@ -172,36 +173,36 @@ def import_file(
         parts.append(f"{report.skipped:,} skipped")
         summary = f"{plural(report.lines, 'line')}: {', '.join(parts)}"
         if rejects is not None and report.skipped:
-            summary += f"; skipped lines are in {escape(str(rejects))}"
+            summary += f"; skipped lines are in {shown(rejects)}"
         console.print(summary, highlight=False)
     if report.skipped:
         raise typer.Exit(code=EXIT_LINES_SKIPPED)
 
 
 @user_errors
-def export_file(path: Path = typer.Argument(..., dir_okay=False)) -> None:
-    """Write every analysis to a JSONL file that `import` reads back (constant memory)."""
+def export_file(
+    path: Path = typer.Argument(..., dir_okay=False),
+    force: bool = typer.Option(False, "--force", help="replace an existing file"),
+) -> None:
+    """Write every analysis to a JSONL file that `import` reads back (constant memory).
+
+    The file is new and only you can read it (mode 0600); it appears only once complete.
+    """
     count = 0
-    # Written beside the target and renamed at the end: a failed export leaves no half file.
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with (
-            database(),
-            session() as db,
-            partial.open("w", encoding="utf-8") as out,
-            progress(err_console, "exporting", "analysis", "analyses", disable=False) as bar,
-        ):
-            task = bar.add_task("export", total=AnalysisRepository(db).count())
-            for row in export_rows(db):
-                out.write(export_line(row))
-                count += 1
-                if count % 1_000 == 0:
-                    bar.update(task, completed=count)
-            bar.update(task, completed=count)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    console.print(f"exported {plural(count, 'analysis', 'analyses')} to {escape(str(path))}")
+    with (
+        database(),
+        session() as db,
+        private_output(path, force=force) as out,
+        progress(err_console, "exporting", "analysis", "analyses", disable=False) as bar,
+    ):
+        task = bar.add_task("export", total=AnalysisRepository(db).count())
+        for row in export_rows(db):
+            out.write(export_line(row).encode("utf-8"))
+            count += 1
+            if count % 1_000 == 0:
+                bar.update(task, completed=count)
+        bar.update(task, completed=count)
+    console.print(f"exported {plural(count, 'analysis', 'analyses')} to {shown(path)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from app.errors import BahrDataError
 
@@ -29,8 +29,8 @@ class TargetExists(BahrDataError):  # noqa: N818 - reads as a sentence at the ca
     """The output file exists and ``--force`` was not given."""
 
 
-def _exists(path: Path) -> TargetExists:
-    return TargetExists(f"{path} exists; add --force to replace it", rule="no_overwrite")
+def _exists(path: Path, hint: str = "add --force to replace it") -> TargetExists:
+    return TargetExists(f"{path} exists; {hint}", rule="no_overwrite")
 
 
 @contextlib.contextmanager
@@ -60,3 +60,12 @@ def private_output(path: Path, *, force: bool) -> Iterator[BinaryIO]:
                 raise
     finally:
         partial.unlink(missing_ok=True)
+
+
+def new_private_text(path: Path) -> TextIO:
+    """A new text file (UTF-8), mode 0600, written in place; refused if the name exists."""
+    try:
+        fd = os.open(path, _FLAGS, 0o600)
+    except FileExistsError:
+        raise _exists(path, "choose another name") from None
+    return os.fdopen(fd, "w", encoding="utf-8")
