@@ -10,6 +10,7 @@ from app.commands.catalog import LazyGroup
 app = typer.Typer(
     name="bahr-db",
     cls=LazyGroup,
+    rich_markup_mode=None,
     help="Bahr's data layer: the database, its schema, and the data in it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -28,7 +28,7 @@ from benchmarks.report import Results, Section
 PROJECT_ROOT = database.BACKEND_DIR.parent
 DEFAULT_MARKDOWN = PROJECT_ROOT / "docs" / "benchmarks.md"
 DEFAULT_JSON = PROJECT_ROOT / "benchmarks-out" / "results.json"
-SECTIONS = ("lookups", "ingest", "search", "history", "memory", "metrics")
+SECTIONS = ("lookups", "ingest", "search", "history", "memory", "metrics", "startup")
 NEEDS_DATA_SET = {"search", "history", "memory"}
 
 
@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             memory,
             metrics_overhead,
             search,
+            startup,
         )
 
         meta = _meta(ctx, argv, json_path)
@@ -186,9 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             "search": search.run,
             "history": history.run,
             "memory": memory.run,
+            "startup": startup.run,
         }
         results = Results(meta=meta)
-        order = ["lookups", "metrics", "ingest", "search", "history", "memory"]
+        order = ["startup", "lookups", "metrics", "ingest", "search", "history", "memory"]
         loaded = False
         for key in order:
             if key not in args.sections:

@@ -1,0 +1,92 @@
+"""Section: how long the command line takes to answer (issue 20, item 11).
+
+Each command runs as a new process, as a user runs it: the console script ``bahr-db`` of this
+venv, with ``DATABASE_URL`` pointing at the benchmark database (so nothing starts a cluster).
+Variants run round-robin (anchor, ``--help``, ``--version``, ``meters``, anchor, …) so that
+load from other processes hits them alike. Anchor: ``python -c pass`` with the same
+interpreter, the floor of any Python command. Targets: ``bahr-db --help`` under 0.3 s and
+``bahr-db meters`` under 0.8 s (median wall time).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.context import Context
+from benchmarks.report import Section, Table, Target, ms, times
+from benchmarks.timing import percentile
+
+HELP_TARGET_S = 0.3
+METERS_TARGET_S = 0.8
+
+
+def _bahr_db() -> list[str]:
+    script = Path(sys.executable).with_name("bahr-db")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+
+
+def run(ctx: Context) -> Section:
+    section = Section(
+        key="startup",
+        title="Start-up: how soon a command answers",
+        method=(
+            "Wall time of a new process per run, `bahr-db` being this venv's console script "
+            "and `DATABASE_URL` the benchmark database; variants interleaved. Anchor: "
+            "`python -c pass` with the same interpreter."
+        ),
+    )
+    env = dict(os.environ)
+    env["DATABASE_URL"] = ctx.db.app_url.render_as_string(hide_password=False)
+    env["MIGRATION_DATABASE_URL"] = ctx.db.owner_url.render_as_string(hide_password=False)
+    env["COLUMNS"] = "100"
+    cli = _bahr_db()
+    variants = {
+        "python -c pass (anchor)": [sys.executable, "-c", "pass"],
+        "bahr-db --help": [*cli, "--help"],
+        "bahr-db --version": [*cli, "--version"],
+        "bahr-db meters": [*cli, "meters"],
+    }
+    rounds = 1 if ctx.smoke else 15
+    warmup = 0 if ctx.smoke else 1  # a first round warms the page cache and is dropped
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for round_number in range(1 - warmup, rounds + 1):
+        for name, argv in variants.items():
+            start = time.perf_counter()
+            subprocess.run(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True
+            )
+            if round_number:
+                samples[name].append(time.perf_counter() - start)
+    medians = {name: percentile(sorted(s), 0.5) for name, s in samples.items()}
+    anchor = medians["python -c pass (anchor)"]
+    section.tables.append(
+        Table(
+            title=f"wall time per run, {rounds} runs each (load average at start "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+            columns=["command", "median ms", "p90 ms", "× anchor"],
+            rows=[
+                [
+                    name,
+                    ms(medians[name] * 1000),
+                    ms(percentile(sorted(s), 0.9) * 1000),
+                    times(medians[name] / anchor),
+                ]
+                for name, s in samples.items()
+            ],
+        )
+    )
+    for name, goal in (("bahr-db --help", HELP_TARGET_S), ("bahr-db meters", METERS_TARGET_S)):
+        section.targets.append(
+            Target(
+                name=f"`{name}` answers fast",
+                goal=f"median < {goal * 1000:.0f} ms",
+                measured=f"{ms(medians[name] * 1000)} ms ({times(medians[name] / anchor)} anchor)",
+                met=medians[name] < goal,
+            )
+        )
+    section.data = {"medians_s": medians, "samples_s": samples}
+    return section
