@@ -8,7 +8,14 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    Field,
+    field_serializer,
+    field_validator,
+)
 
 from app.models import rules
 from app.schemas.common import READ_CONFIG, WRITE_CONFIG, not_blank, storable
@@ -119,6 +126,16 @@ class AnalysisRead(BaseModel):
     processing_time_ms: int | None
     metadata: dict[str, Any] = Field(validation_alias=_META_ALIAS)
     created_at: dt.datetime
+
+    @field_serializer("confidence", when_used="json")
+    def _confidence_as_number(self, value: Decimal | None) -> float | None:
+        """A JSON number (``0.93``), as in ``bahr-db export`` and ``--json``."""
+        return None if value is None else float(value)
+
+    @field_serializer("created_at", when_used="json")
+    def _created_at_in_utc(self, value: dt.datetime) -> str:
+        """ISO 8601 in UTC with ``Z``, the one timestamp style of the project."""
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class AnalysisHistoryRead(BaseModel):
