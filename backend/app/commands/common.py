@@ -34,7 +34,8 @@ R = TypeVar("R")
 
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (code 1)."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    # soft_wrap: a long path, URL or cursor in the message stays on one line to copy.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 
@@ -117,5 +118,8 @@ def database() -> Iterator[None]:
 
 
 def print_json(data: Any) -> None:
-    """Machine-readable output for ``--json``: UTF-8, Arabic kept as is."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Machine-readable output for ``--json``: UTF-8, Arabic kept as is, numbers as
+    numbers and times in one style (:func:`app.commands.output.json_value`)."""
+    from app.commands.output import json_value
+
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_value))

@@ -51,6 +51,13 @@ def db_stop() -> None:
     console.print("stopped" if cluster.stop() else "not running")
 
 
+#: Why ``db status`` shows two URLs.
+_STATUS_NOTES = {
+    "superuser_url": "  (the cluster's superuser: setting up roles, administration)",
+    "app_url": "  (the application's role bahr_app: what `db url` prints)",
+}
+
+
 @db_app.command("status")
 def db_status(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """Where the embedded cluster lives and whether it runs."""
@@ -60,18 +67,22 @@ def db_status(as_json: bool = typer.Option(False, "--json", help="JSON output"))
         "data_dir": str(cluster.data_dir),
         "initialized": cluster.initialized,
         "running": cluster.is_running(),
-        "url": mask_url(cluster.url()),
+        "superuser_url": mask_url(cluster.url()),
+        "app_url": mask_url(get_settings().app_url()),
     }
     if as_json:
         print_json(status)
         return
     for key, value in status.items():
-        console.print(f"[bold]{key}[/]: {escape(str(value))}", highlight=False)
+        note = _STATUS_NOTES.get(key, "")
+        console.print(
+            f"[bold]{key}[/]: {escape(str(value))}{note}", highlight=False, soft_wrap=True
+        )
 
 
 @db_app.command("url")
 def db_url() -> None:
-    """Print the database URL the application uses (password masked)."""
+    """Print the URL the application connects with: role bahr_app, password masked."""
     typer.echo(mask_url(get_settings().app_url()))
 
 

@@ -21,6 +21,7 @@ from app.commands import db as db_commands
 from app.commands.common import console, database, owner_session, session, user_errors
 from app.commands.guide import meters_line, server_will_stop, what_now
 from app.commands.jsonl import import_lines
+from app.commands.output import plural
 from app.commands.read import hits_table, meters_table, stats_table
 from app.data.seed import seed_meters
 from app.models.analysis import Analysis
@@ -87,7 +88,7 @@ def run() -> None:
             repo = AnalysisRepository(db)
             for query in DEMO_QUERIES:
                 hits = repo.search(query, limit=5)
-                console.print(hits_table(f"search: {query} ({len(hits)} hits)", hits))
+                console.print(hits_table(f"search: {query} ({plural(len(hits), 'hit')})", hits))
             user = UserRepository(db).get_by_username("demo_poet")
             if user is not None:
                 page = repo.list_for_user(user.id, limit=5)

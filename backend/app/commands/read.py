@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.commands.common import console, database, fail, print_json, session, user_errors
+from app.commands.output import plural
 from app.repositories.analysis_repository import AnalysisRepository, MeterStat
 from app.repositories.analysis_search import MARK_START, MARK_STOP, AnalysisSearchHit
 from app.repositories.meter_repository import MeterRepository
@@ -25,9 +26,10 @@ def marked(headline: str) -> Text:
 
 def hits_table(title: str, hits: list[AnalysisSearchHit]) -> Table:
     table = Table(title=title, show_lines=True)
-    table.add_column("rank", justify="right")
+    # Only the verse folds: a rank or a meter's name is never split over two lines.
+    table.add_column("rank", justify="right", no_wrap=True)
     table.add_column("verse")
-    table.add_column("meter")
+    table.add_column("meter", no_wrap=True)
     for hit in hits:
         table.add_row(
             f"{hit.rank:.3f}", marked(hit.headline), Text(hit.analysis.detected_meter or "")
@@ -43,7 +45,7 @@ def _hit_json(hit: AnalysisSearchHit) -> dict[str, Any]:
         "headline": hit.headline,
         "original_text": a.original_text,
         "detected_meter": a.detected_meter,
-        "created_at": a.created_at.isoformat(),
+        "created_at": a.created_at,
     }
 
 
@@ -67,7 +69,7 @@ def search(
         if as_json:
             print_json([_hit_json(h) for h in hits])
         else:
-            console.print(hits_table(f"search: {query} ({len(hits)} hits)", hits))
+            console.print(hits_table(f"search: {query} ({plural(len(hits), 'hit')})", hits))
 
 
 @user_errors
@@ -92,7 +94,7 @@ def history(
                             "original_text": a.original_text,
                             "detected_meter": a.detected_meter,
                             "confidence": a.confidence,
-                            "created_at": a.created_at.isoformat(),
+                            "created_at": a.created_at,
                         }
                         for a in page.items
                     ],
@@ -102,7 +104,7 @@ def history(
             return
         table = Table(title=f"history of {user.username} ({len(page.items)})")
         for col in ("when", "verse", "meter", "confidence"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col != "verse")
         for a in page.items:
             table.add_row(
                 a.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -112,7 +114,10 @@ def history(
             )
         console.print(table)
         if page.next_cursor:
-            console.print(f"next page: --before {page.next_cursor}", highlight=False)
+            # soft_wrap: the cursor stays one token, whatever the terminal's width.
+            console.print(
+                f"next page: --before {page.next_cursor}", highlight=False, soft_wrap=True
+            )
 
 
 def stats_table(stats: list[MeterStat]) -> Table:
@@ -143,7 +148,7 @@ def stats(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> 
 
 def meters_table(db: Any) -> Table:
     table = Table(title="the 16 classical meters")
-    for col in ("#", "meter", "", "feet", "pattern"):
+    for col in ("#", "meter", "in English", "feet", "pattern"):
         table.add_column(col)
     for m in MeterRepository(db).list_all():
         table.add_row(
