@@ -16,14 +16,15 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from sqlalchemy.orm import Session
 
+from app.commands.terminal import json_safe, shown
 from app.config import get_settings
 from app.errors import BahrDataError
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: ``:word:`` in a verse or a username is text, not a picture.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 #: ``bahr-db import`` stored the good lines but skipped at least one bad one.
 EXIT_LINES_SKIPPED = 3
@@ -35,7 +36,7 @@ R = TypeVar("R")
 def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise (code 1)."""
     # soft_wrap: a long path, URL or cursor in the message stays on one line to copy.
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {shown(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 
@@ -122,4 +123,4 @@ def print_json(data: Any) -> None:
     numbers and times in one style (:func:`app.commands.output.json_value`)."""
     from app.commands.output import json_value
 
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_value))
+    typer.echo(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=json_value)))

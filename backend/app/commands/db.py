@@ -13,12 +13,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from app.commands.common import console, database, fail, print_json, user_errors
+from app.commands.terminal import cell, printable, shown
 from app.config import get_settings, mask_url
 from app.db.server import EmbeddedCluster
 
@@ -40,7 +40,7 @@ def db_start() -> None:
     """Start (or reuse) the embedded cluster; it keeps running until `db stop`."""
     cluster = _cluster()
     started = cluster.start()
-    console.print(f"{'started' if started else 'already running'}: {escape(str(cluster.root))}")
+    console.print(f"{'started' if started else 'already running'}: {shown(cluster.root)}")
 
 
 @db_app.command("stop")
@@ -75,15 +75,13 @@ def db_status(as_json: bool = typer.Option(False, "--json", help="JSON output"))
         return
     for key, value in status.items():
         note = _STATUS_NOTES.get(key, "")
-        console.print(
-            f"[bold]{key}[/]: {escape(str(value))}{note}", highlight=False, soft_wrap=True
-        )
+        console.print(f"[bold]{key}[/]: {shown(value)}{note}", highlight=False, soft_wrap=True)
 
 
 @db_app.command("url")
 def db_url() -> None:
     """Print the URL the application connects with: role bahr_app, password masked."""
-    typer.echo(mask_url(get_settings().app_url()))
+    typer.echo(printable(mask_url(get_settings().app_url())))
 
 
 def alembic_config() -> Config:
@@ -116,7 +114,7 @@ def _alembic_errors() -> Iterator[None]:
 
 def current_revision() -> tuple[str | None, str | None]:
     """(the database's revision, the code's head), read through the migration URL."""
-    engine = create_engine(get_settings().migration_url(), poolclass=NullPool)
+    engine = create_engine(get_settings().migration_url(), poolclass=NullPool, hide_parameters=True)
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -154,12 +152,12 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="JSON output")) ->
     if as_json:
         print_json([c.__dict__ for c in checks])
     else:
-        table = Table(title=f"bahr-db doctor — {mask_url(get_settings().app_url())}")
+        table = Table(title=cell(f"bahr-db doctor — {mask_url(get_settings().app_url())}"))
         for col in ("check", "result", "found", "what to do"):
             table.add_column(col)
         for c in checks:
             mark = "[green]ok[/]" if c.ok else "[yellow]warn[/]" if c.warning else "[red]FAIL[/]"
-            table.add_row(c.name, mark, c.found, "" if c.ok else c.fix)
+            table.add_row(cell(c.name), mark, cell(c.found), cell("" if c.ok else c.fix))
         console.print(table)
     if not all(c.ok or c.warning for c in checks):
         raise typer.Exit(code=1)

@@ -11,9 +11,7 @@ import json
 import secrets
 from pathlib import Path
 
-from rich.markup import escape
 from rich.rule import Rule
-from rich.text import Text
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -23,6 +21,7 @@ from app.commands.guide import meters_line, server_will_stop, what_now
 from app.commands.jsonl import import_lines
 from app.commands.output import plural
 from app.commands.read import hits_table, meters_table, stats_table
+from app.commands.terminal import cell, printable, shown
 from app.data.seed import seed_meters
 from app.models.analysis import Analysis
 from app.repositories.analysis_repository import AnalysisRepository
@@ -92,10 +91,10 @@ def run() -> None:
             user = UserRepository(db).get_by_username("demo_poet")
             if user is not None:
                 page = repo.list_for_user(user.id, limit=5)
-                console.print(Rule(f"history of {escape(user.username)}: {len(page.items)} newest"))
+                console.print(Rule(f"history of {shown(user.username)}: {len(page.items)} newest"))
                 for a in page.items:
-                    line = Text(f"  {a.original_text}  ")
-                    line.append(f"({a.detected_meter})", style="dim")
+                    line = cell(f"  {a.original_text}  ")
+                    line.append(printable(f"({a.detected_meter})"), style="dim")
                     console.print(line)
             console.print(stats_table(repo.meter_stats()))
         revision = db_commands.current_revision()[0]

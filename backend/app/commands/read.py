@@ -10,6 +10,7 @@ from rich.text import Text
 
 from app.commands.common import console, database, fail, print_json, session, user_errors
 from app.commands.output import plural
+from app.commands.terminal import cell, printable
 from app.repositories.analysis_repository import AnalysisRepository, MeterStat
 from app.repositories.analysis_search import MARK_START, MARK_STOP, AnalysisSearchHit
 from app.repositories.meter_repository import MeterRepository
@@ -20,19 +21,19 @@ def marked(headline: str) -> Text:
     """A headline with its « » marks turned into highlighting."""
     out = Text()
     for i, part in enumerate(headline.replace(MARK_STOP, MARK_START).split(MARK_START)):
-        out.append(part, style="bold black on yellow" if i % 2 else "")
+        out.append(printable(part), style="bold black on yellow" if i % 2 else "")
     return out
 
 
 def hits_table(title: str, hits: list[AnalysisSearchHit]) -> Table:
-    table = Table(title=title, show_lines=True)
+    table = Table(title=cell(title), show_lines=True)
     # Only the verse folds: a rank or a meter's name is never split over two lines.
     table.add_column("rank", justify="right", no_wrap=True)
     table.add_column("verse")
     table.add_column("meter", no_wrap=True)
     for hit in hits:
         table.add_row(
-            f"{hit.rank:.3f}", marked(hit.headline), Text(hit.analysis.detected_meter or "")
+            f"{hit.rank:.3f}", marked(hit.headline), cell(hit.analysis.detected_meter or "")
         )
     return table
 
@@ -102,14 +103,14 @@ def history(
                 }
             )
             return
-        table = Table(title=f"history of {user.username} ({len(page.items)})")
+        table = Table(title=cell(f"history of {user.username} ({len(page.items)})"))
         for col in ("when", "verse", "meter", "confidence"):
             table.add_column(col, no_wrap=col != "verse")
         for a in page.items:
             table.add_row(
                 a.created_at.strftime("%Y-%m-%d %H:%M"),
-                Text(a.original_text),
-                Text(a.detected_meter or ""),
+                cell(a.original_text),
+                cell(a.detected_meter or ""),
                 "" if a.confidence is None else str(a.confidence),
             )
         console.print(table)
@@ -131,7 +132,7 @@ def stats_table(stats: list[MeterStat]) -> Table:
         name = (s.name or "") if s.known else f"{s.name or '(none)'} (unknown)"
         bar = "█" * max(1, round(30 * s.count / widest))
         mean = "" if s.mean_confidence is None else f"{s.mean_confidence:.4f}"
-        table.add_row(Text(name), str(s.count), mean, Text(bar, style="cyan"))
+        table.add_row(cell(name), str(s.count), mean, Text(bar, style="cyan"))
     return table
 
 
@@ -153,7 +154,7 @@ def meters_table(db: Any) -> Table:
     for m in MeterRepository(db).list_all():
         table.add_row(
             str(m.position),
-            *(Text(v or "") for v in (m.name_arabic, m.name_english, m.feet, m.pattern)),
+            *(cell(v or "") for v in (m.name_arabic, m.name_english, m.feet, m.pattern)),
         )
     return table
 
