@@ -48,6 +48,16 @@ def number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
+def json_value(value: object) -> object:
+    """``json.dumps``'s ``default`` for ``--json``: numbers stay numbers, times are
+    :func:`timestamp`, anything else (ids, paths) is its text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return timestamp(value)
+    return str(value)
+
+
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
 

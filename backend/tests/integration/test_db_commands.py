@@ -59,6 +59,10 @@ def test_embedded_cluster_commands(
     status = json.loads(bahr("db", "status", "--json").stdout)
     assert status["running"] is True
     assert status["root"] == str(embedded.root)
+    # Two URLs, each saying whose it is (issue 20, item 10).
+    assert status["superuser_url"].startswith("postgresql+psycopg://bahr@")
+    assert status["app_url"] == bahr("db", "url").stdout.strip()
+    assert "what `db url` prints" in bahr("db", "status").stdout
     assert bahr("db", "url").stdout.startswith("postgresql+psycopg://bahr_app@/bahr?host=")
     # A cluster started with `db start` is left running by other commands.
     bahr("current")
