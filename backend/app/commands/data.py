@@ -28,7 +28,7 @@ from app.commands.terminal import cell, shown
 from app.models.user import UserRole
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.user_repository import UserRepository
-from app.schemas.user import UserCreate, UserRead
+from app.schemas.user import AdminUserCreate, UserRead
 
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 
@@ -59,7 +59,7 @@ def users_create(
     full_name: str = typer.Option(..., "--full-name"),
     role: UserRole = typer.Option(UserRole.STUDENT, case_sensitive=False),
     password: str = typer.Option(
-        ...,
+        None,  # not "[required]": it is prompted for when missing
         prompt=True,
         hide_input=True,
         confirmation_prompt=True,
@@ -70,13 +70,14 @@ def users_create(
 ) -> None:
     """Register a user (with an empty profile)."""
     try:
-        data = UserCreate(
+        # The operator is the administrator: this is the admin path, which may set a role.
+        data = AdminUserCreate(
             username=username, email=email, password=password, full_name=full_name, role=role
         )
     except ValidationError as exc:
         raise fail(validation_message(exc)) from None
     with database(), session() as db:
-        user = UserRepository(db).register(data)
+        user = UserRepository(db).admin_create(data)
     console.print(f"created user {shown(user.username)} (id {user.id}, {user.role.value})")
 
 
