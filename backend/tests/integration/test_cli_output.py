@@ -148,3 +148,23 @@ def test_a_short_password_is_counted_in_characters() -> None:
     with pytest.raises(ValidationError) as caught:
         UserCreate(username="layla", email="l@example.com", password="short", full_name="L")
     assert describe_validation(caught.value) == "password must be at least 8 characters long"
+
+
+def test_the_prompted_password_is_not_shown_as_required(cli: Invoke) -> None:
+    help_text = cli("users", "create", "--help", env={"COLUMNS": "200"}).stdout
+    password = next(x for x in help_text.splitlines() if "--password" in x)
+    assert "required" not in password
+    assert "[required]" not in help_text.split("--password", 1)[1].split("--help", 1)[0]
+    asked = cli(
+        "users",
+        "create",
+        "--username",
+        "a b",
+        "--email",
+        "x@example.com",
+        "--full-name",
+        "X",
+        input="a long password\na long password\n",
+    )
+    assert "Password:" in asked.output
+    assert asked.exit_code == 1  # the username is refused after the prompt, as before
