@@ -111,15 +111,24 @@ def setup_logging(console: Console, *, verbose: bool) -> None:
             root.removeHandler(handler)
     handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
     handler._bahr_cli = True  # type: ignore[attr-defined]
-    if not verbose:
-        handler.addFilter(lambda record: BULK_MARK not in record.getMessage())
     root.addHandler(handler)
-    for name in VERBOSE_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    if verbose:
+        for name in VERBOSE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+    else:
+        # The loggers keep their levels (a host process may have set them); this handler
+        # shows warnings only, and not those of an import's bulk COPY.
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(lambda record: BULK_MARK not in record.getMessage())
 
 
 def progress(
-    console: Console, description: str, unit: str, units: str | None = None, *, disable: bool
+    console: Console,
+    description: str,
+    unit: str,
+    units: str | None = None,
+    *,
+    disable: bool = False,
 ) -> Progress:
     """A progress bar with percentage, count, rate and time left.
 

@@ -168,3 +168,58 @@ def test_the_prompted_password_is_not_shown_as_required(cli: Invoke) -> None:
     )
     assert "Password:" in asked.output
     assert asked.exit_code == 1  # the username is refused after the prompt, as before
+
+
+def _logged(verbose: bool) -> str:
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from app.commands.output import BULK_MARK, setup_logging
+
+    out = io.StringIO()
+    levels = {name: logging.getLogger(name).level for name in ("alembic", "app", "bahr")}
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        setup_logging(Console(file=out, width=200), verbose=verbose)
+        slow = logging.getLogger("bahr.db.slow")
+        slow.warning("slow statement (250 ms): SELECT ?")
+        slow.warning(f"slow statement (900 ms): COPY analyses (id) FROM STDIN {BULK_MARK}")
+        logging.getLogger("alembic.runtime.migration").info("Running upgrade 0006 -> 0007")
+    finally:
+        root.handlers[:] = handlers
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    return out.getvalue()
+
+
+def test_log_lines_go_through_the_console_and_bulk_copies_only_with_verbose() -> None:
+    quiet = _logged(verbose=False)
+    assert "SELECT ?" in quiet
+    assert "COPY analyses" not in quiet
+    assert "Running upgrade" not in quiet
+    loud = _logged(verbose=True)
+    assert "COPY analyses" in loud
+    assert "Running upgrade" in loud
+
+
+def test_the_import_progress_bar_shows_percent_count_rate_and_time_left() -> None:
+    import io
+
+    from rich.console import Console
+
+    from app.commands.output import progress
+
+    out = io.StringIO()
+    console = Console(file=out, width=150, force_terminal=True, color_system=None)
+    with progress(console, "importing", "line") as bar:
+        task = bar.add_task("import", total=1000, count=0)
+        bar.update(task, completed=500, count=1234)
+        bar.refresh()
+    shown = out.getvalue()
+    assert "importing" in shown
+    assert "50%" in shown
+    assert "1,234 lines" in shown
+    assert "left" in shown
