@@ -106,3 +106,29 @@ def test_the_app_role_cannot_create_a_temporary_table(database_url: URL, migrate
         assert conn.execute("SELECT current_user").fetchone() == (roles.APP,)
         with pytest.raises(pg.InsufficientPrivilege):
             conn.execute("CREATE TEMP TABLE analysis_history (id int)")
+
+
+def test_a_broken_dump_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_reset: None
+) -> None:
+    """pg_restore failing half-way never lets psql commit what it had received."""
+    owner, app_url = migrated_database("sec_broken_restore")
+    with psycopg.connect(_libpq(owner)) as conn:
+        conn.execute(
+            "INSERT INTO analyses (original_text, normalized_text, pattern) "
+            "VALUES ('قفا نبك', 'قفا نبك', '//o/o')"
+        )
+    expected = privileges(owner)
+    dump = tmp_path / "bahr.dump"
+    _use(monkeypatch, owner, app_url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["backup", str(dump)]).exit_code == 0
+    broken = tmp_path / "broken.dump"
+    data = dump.read_bytes()
+    broken.write_bytes(data[: len(data) * 2 // 3])
+    result = runner.invoke(app, ["restore", str(broken), "--force"])
+    assert result.exit_code == 1
+    assert "pg_restore failed" in result.stderr
+    with psycopg.connect(_libpq(owner)) as conn:
+        assert conn.execute("SELECT count(*) FROM analyses").fetchone() == (1,)
+    assert privileges(owner) == expected
