@@ -12,6 +12,7 @@ list and the modules agree, help text included.
 from __future__ import annotations
 
 import importlib
+from difflib import get_close_matches
 from typing import Any, NamedTuple
 
 import typer
@@ -132,6 +133,18 @@ class LazyGroup(TyperGroup):
         command = load(entry.target).commands[cmd_name]
         self.add_command(command, cmd_name)
         return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:  # click's UsageError; Typer suggests from loaded commands only
+            message = getattr(exc, "message", None)
+            if args and isinstance(message, str) and "Did you mean" not in message:
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{message.rstrip('.')}. Did you mean {names}?"  # type: ignore[attr-defined]
+            raise
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True

@@ -109,3 +109,9 @@ def test_a_first_run_says_the_migration_seeded_the_meters() -> None:
     assert meters_line(SeedResult(0, 0, 16), first_run=False) == (
         "meters: 0 inserted, 0 updated, 16 unchanged"
     )
+
+
+def test_a_mistyped_command_gets_a_suggestion(cli: Invoke) -> None:
+    result = cli("serch", "الليل")
+    assert result.exit_code == 2
+    assert "Did you mean 'search'" in result.output
