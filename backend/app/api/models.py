@@ -146,6 +146,8 @@ class PasswordChange(BaseModel):
 
 # -- operations ---------------------------------------------------------------------------
 class PoolUsage(BaseModel):
+    """``size``: the pool's configured size; ``overflow``: connections open beyond it."""
+
     size: int
     checked_out: int
     overflow: int

@@ -31,7 +31,10 @@ def health_engines() -> dict[str, Engine]:
 def _pool_usage(engine: Engine) -> PoolUsage:
     pool = engine.pool
     if isinstance(pool, QueuePool):
-        return PoolUsage(size=pool.size(), checked_out=pool.checkedout(), overflow=pool.overflow())
+        # QueuePool counts overflow from -size until its connections exist; show 0 then.
+        return PoolUsage(
+            size=pool.size(), checked_out=pool.checkedout(), overflow=max(0, pool.overflow())
+        )
     return PoolUsage(size=0, checked_out=0, overflow=0)
 
 
