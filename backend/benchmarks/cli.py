@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
     )
     parser.add_argument("--json", type=Path, default=None, help="results JSON path")
+    parser.add_argument(
+        "--no-rum",
+        action="store_true",
+        help="do not install the rum extension (search on the GIN index alone)",
+    )
     parser.add_argument("--markdown", type=Path, default=None, help="Markdown report path")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(db=db, sizes=sizes, smoke=args.smoke)
     ctx.log(f"throwaway cluster in {db.cluster.root}; migrating")
     try:
+        if not args.no_rum:
+            _install_rum(ctx)
         db.migrate()
         # Everything below imports app.db.base, now pointed at the benchmark database.
         logging.getLogger("bahr.db.slow").disabled = True  # slow set-up statements
@@ -195,18 +202,23 @@ def main(argv: list[str] | None = None) -> int:
         for key in order:
             if key not in args.sections:
                 continue
-            if key in NEEDS_DATA_SET and not loaded:
+            if key == "search":  # grows the data set itself, measuring at each size
+                loaded = True
+            elif key in NEEDS_DATA_SET and not loaded:
                 ctx.log(f"data set: loading {sizes.search_rows:,} analyses")
                 ctx.state["data_set"] = dataset.load(ctx)
                 loaded = True
             results.sections.append(_run_section(ctx, key, runners[key]))
         results.sections.sort(key=lambda s: SECTIONS.index(s.key) if s.key in SECTIONS else 99)
-        if loaded:
+        if loaded and "data_set" in ctx.state:
             _add_data_set_note(results, ctx.state["data_set"])
         meta["duration_s"] = time.monotonic() - started
         meta["machine"]["loadavg_end"] = os.getloadavg()
         results.write_json(json_path)
         results.write_markdown(md_path)
+        if args.sections == ["search"] and not args.smoke and args.markdown is None:
+            splice_section(results, "search", DEFAULT_MARKDOWN)
+            ctx.log(f"search section and targets replaced in {DEFAULT_MARKDOWN}")
         ctx.log(f"results: {json_path}")
         ctx.log(f"report:  {md_path}")
     finally:
@@ -218,17 +230,70 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _install_rum(ctx: Context) -> None:
+    """``CREATE EXTENSION rum`` as the superuser, before migrating (migration 0006 then
+    builds the RUM search index), when the server has it; otherwise search runs on GIN."""
+    with ctx.db.admin() as conn:
+        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
+        else:
+            ctx.log("the rum extension is not installed on this server: search uses GIN")
+
+
+def splice_section(results: Results, key: str, path: Path) -> None:
+    """Put one section of this run, and its targets, into an existing full report."""
+    from benchmarks.report import render_markdown
+
+    if not path.exists():
+        results.write_markdown(path)
+        return
+    fresh = render_markdown(results)
+    section = next(s for s in results.sections if s.key == key)
+    new_block = _block(fresh, f"## {section.title}")
+    names = {t.name for t in section.targets}
+    new_targets = [ln for ln in fresh.splitlines() if any(ln.startswith(f"| {n} |") for n in names)]
+    old = path.read_text(encoding="utf-8")
+    lines = old.splitlines()
+    prefix = section.title.split(" ", 1)[0]  # "3."
+    start = next((i for i, ln in enumerate(lines) if ln.startswith(f"## {prefix} ")), None)
+    if start is None:
+        lines += ["", *new_block]
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        lines[start:end] = new_block
+    # Targets: drop this section's old rows (same leading words), add the new ones.
+    lead = ("| word search", "| fragment search") if key == "search" else ()
+    kept = [ln for ln in lines if not ln.startswith(lead)] if lead else lines
+    at = next((i for i, ln in enumerate(kept) if ln.startswith("|---|---|---|---|---|")), None)
+    if at is not None:
+        end = at + 1
+        while end < len(kept) and kept[end].startswith("| "):
+            end += 1
+        kept[end:end] = new_targets
+    path.write_text("\n".join(kept).rstrip() + "\n", encoding="utf-8")
+
+
+def _block(markdown: str, heading: str) -> list[str]:
+    lines = markdown.splitlines()
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return [*lines[start:end]]
+
+
 def _add_data_set_note(results: Results, facts: dict[str, Any]) -> None:
     for section in results.sections:
         if section.key == "search" and not section.skipped:
             section.notes.append(
                 f"Data set: {facts['rows']:,} analyses ({facts['heavy_user_rows']:,} of them "
                 f"the history user's), {facts['avg_chars']:.0f} characters per verse on "
-                f"average, vocabulary of {facts['vocabulary']:,} words; table + indexes "
-                f"{facts['total_bytes'] / 1024**3:.2f} GiB. Generated in SQL from the word list "
-                "(`benchmarks/words.py`, `benchmarks/dataset.py`): inserted in "
-                f"{facts['insert_s']:.0f} s with the secondary indexes dropped, then the "
-                "indexes rebuilt and `VACUUM (ANALYZE)` run (no GIN pending list left); "
-                f"{facts['load_s']:.0f} s in all."
+                f"average, {facts['vocabulary']:,} distinct word forms drawn with Zipf "
+                f"s = {facts['zipf_s']}; table + indexes "
+                f"{facts['total_bytes'] / 1024**3:.2f} GiB. Streamed by COPY "
+                "(`benchmarks/words.py`, `benchmarks/dataset.py`) with the secondary indexes "
+                f"dropped ({facts['insert_s']:.0f} s for the last step), then the indexes "
+                f"rebuilt (seconds: {facts['index_build_s']}) and `VACUUM (ANALYZE)` run; "
+                f"{facts['load_s']:.0f} s in all for the last step."
             )
             section.data["data_set"] = facts

@@ -26,6 +26,13 @@ Word frequencies are skewed like natural text: a word's rank is ``floor(u**2 * N
 uniform ``u``: the most frequent word is 2 % of all words (in about 18 % of verses), a
 median one 0.03 % (70× rarer). Python (:func:`verse`) and SQL (:data:`SQL_WORD_INDEX`) use
 the same rule.
+
+The search benchmark's corpus (:func:`corpus_vocabulary`, :class:`ZipfSampler`) is built
+differently, because a uniform or squared-uniform vocabulary makes every word mid-frequency
+(PITFALLS: "Synthetic corpora lie about search"): ``CORPUS_VOCABULARY_SIZE`` distinct forms —
+the commonest Arabic function words first, then the real words above, then pattern words —
+drawn with a Zipf law of exponent ``ZIPF_S`` (rank ``k`` has weight ``k ** -s``), 8–16 words
+per verse.
 """
 
 from __future__ import annotations
@@ -120,6 +127,89 @@ def vocabulary(size: int = VOCABULARY_SIZE) -> Vocabulary:
         normalised=tuple(chosen),
         base_words=len(base),
     )
+
+
+#: The search corpus: distinct word forms, Zipf exponent, words per verse.
+CORPUS_VOCABULARY_SIZE = 60_000
+ZIPF_S = 1.0
+CORPUS_WORDS_MIN, CORPUS_WORDS_MAX = 8, 16
+#: The commonest words of classical Arabic verse (particles, prepositions, pronouns, قال):
+#: the head of a real frequency list, so the commonest query words are what they are in
+#: real text.
+FUNCTION_WORDS = (
+    "مِنْ",
+    "فِي",
+    "عَلَى",
+    "لا",
+    "ما",
+    "إِلَى",
+    "عَنْ",
+    "يا",
+    "قَدْ",
+    "لَمْ",
+    "إِذا",
+    "إِنَّ",
+    "قالَ",
+    "كُلُّ",
+    "أَنْ",
+    "لَهُ",
+    "بِهِ",
+    "هُوَ",
+    "مَعَ",
+    "حَتَّى",
+    "كانَ",
+    "بَيْنَ",
+    "عِنْدَ",
+    "ثُمَّ",
+    "إِلّا",
+    "لَوْ",
+    "أَوْ",
+    "لَها",
+    "بِها",
+    "الَّذِي",
+)
+
+
+@cache
+def corpus_vocabulary(size: int = CORPUS_VOCABULARY_SIZE) -> Vocabulary:
+    """Distinct forms in rank order: function words, the real words, then pattern words."""
+    forms: dict[str, str] = {}
+    for vocal in FUNCTION_WORDS:
+        forms.setdefault(normalize(vocal), vocal)
+    base = list(_base_words().items())
+    random.Random(SEED + 1).shuffle(base)
+    for norm, vocal in base:
+        forms.setdefault(norm, vocal)
+    rng = random.Random(SEED)
+    for vocal in _pattern_words(rng):
+        if len(forms) >= size:
+            break
+        forms.setdefault(normalize(vocal), vocal)
+    chosen = list(forms)[:size]
+    return Vocabulary(
+        vocalised=tuple(forms[n] for n in chosen),
+        normalised=tuple(chosen),
+        base_words=len(base),
+    )
+
+
+class ZipfSampler:
+    """Word ranks with ``P(k) ∝ k ** -s`` (exact, by bisection on the cumulative weights)."""
+
+    def __init__(self, n: int, s: float = ZIPF_S, seed: int = SEED) -> None:
+        self.n = n
+        self.s = s
+        self.rng = random.Random(seed)
+        total = 0.0
+        self.cum: list[float] = []
+        for k in range(1, n + 1):
+            total += k**-s
+            self.cum.append(total)
+        self.population = range(n)
+
+    def verse(self) -> list[int]:
+        k = self.rng.randint(CORPUS_WORDS_MIN, CORPUS_WORDS_MAX)
+        return self.rng.choices(self.population, cum_weights=self.cum, k=k)
 
 
 def word_index(rng: random.Random, n: int) -> int:

@@ -261,6 +261,26 @@ RETURN encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
 )
 
 
+#: Added by migration 0007: the RUM index behind word search (ranks every match inside the
+#: index, from the word positions it stores). Created only where the ``rum`` extension
+#: is installed (a superuser's step: ``CREATE EXTENSION rum``); without it search uses the
+#: GIN index (the same results, slower for mid-frequency words); ``bahr-db doctor`` says so.
+SEARCH_INDEXES: Sequence[DbObject] = (
+    DbObject(
+        "ix_analyses_search_rum",
+        """
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'rum') THEN
+        EXECUTE 'CREATE INDEX IF NOT EXISTS ix_analyses_search_rum ON public.analyses '
+                'USING rum (search_vector rum_tsvector_ops)';
+    END IF;
+END $$""",
+        "DROP INDEX IF EXISTS public.ix_analyses_search_rum",
+    ),
+)
+
+
 def execute_all(conn: Connection, statements: Sequence[str]) -> None:
     for statement in statements:
         conn.execute(text(statement))
@@ -298,6 +318,7 @@ def attach(metadata: MetaData) -> None:
     @event.listens_for(metadata, "after_create")
     def _after_create(_target: MetaData, connection: Connection, **_kw: object) -> None:
         create_triggers(connection)
+        execute_all(connection, [o.create for o in SEARCH_INDEXES])
 
     @event.listens_for(metadata, "after_drop")
     def _after_drop(_target: MetaData, connection: Connection, **_kw: object) -> None:

@@ -1,25 +1,47 @@
-"""Arabic search over analyses: ranked word search and fragment (trigram) search.
+"""Arabic search over analyses: ranked word search and fragment search, bounded in time.
 
 Word search: the query goes through :func:`~app.text.arabic.normalize` in Python and
 ``bahr_search_fold`` in SQL, exactly like the indexed text, then ``websearch_to_tsquery``
-(quotes for phrases, ``or``, ``-`` to exclude) against the GIN-indexed ``search_vector``.
-Harakat, hamza forms of alef, tatweel, ى/ي, ة/ه and the ال / و / ب / وال / فال prefixes match
-on either side. Headlines are computed by PostgreSQL on the indexed text (so what is marked
-is what matched) and carried back onto the vocalised original in Python.
+(quotes for phrases, ``or``, ``-`` to exclude) against ``search_vector``. Harakat, hamza forms
+of alef, tatweel, ى/ي, ة/ه and the ال / و / ب / وال / فال prefixes match on either side.
 
-Every query string travels as a bound parameter.
+Ranking (``ts_rank_cd``, cover density: words close together and more of an ``or`` query's
+words rank higher; ties go to the newer analysis, then the larger id) runs over the newest
+:data:`RANK_WINDOW` matches. A query with fewer matches is ranked exactly; one with more (a
+very common word) is ranked among its newest matches only, and the page says so:
+``windowed`` is True and ``estimated_total`` is the planner's estimate of all matches. With
+the RUM index (``ix_analyses_search_rum``, created when the ``rum`` extension is installed)
+the newest matches come straight from the index in ``created_at`` order; without it the GIN
+index finds every match and PostgreSQL keeps the newest (correct, slower for common words).
+
+Fragment search first tries the fragment as a phrase of whole words (``<->``, the same
+index, newest first); only the rest comes from the trigram index (a substring, or a close
+match for a misspelt fragment), examining at most :data:`FRAGMENT_CANDIDATES` rows.
+
+Every search runs in a transaction of its own with ``SET LOCAL statement_timeout`` (the
+``search_timeout_ms`` setting): past it the caller gets :class:`~app.errors.SearchTooBroad`,
+and the connection goes back to the pool healthy. Every query string is a bound parameter.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
+import uuid
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnClause, Select, bindparam, func, literal_column, select
+import psycopg
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput
+from app.config import get_settings
+from app.errors import InvalidInput, SearchTooBroad
 from app.models.analysis import Analysis
 from app.text import storable
 from app.text.arabic import HEADLINE_OPTIONS, highlight, highlight_from_headline, normalize
@@ -28,9 +50,18 @@ from app.text.arabic import HEADLINE_OPTIONS, highlight, highlight_from_headline
 MARK_START = "«"
 MARK_STOP = "»"
 QUERY_MAX = 500
+#: Checked on the raw query, before any normalising work: a huge query is refused cheaply.
+QUERY_RAW_MAX = 4 * QUERY_MAX
 FRAGMENT_MIN = 3
-
-_ARABIC: ColumnClause[Any] = literal_column("'arabic'::regconfig")
+#: A query estimated to match more rows than this is a very common term: it is ranked among
+#: its newest :data:`RANK_WINDOW` matches only (and without RUM, it is the most any query
+#: ranks: past it a page is ranked among its newest matches as well).
+COMMON_MATCHES = 20_000
+RANK_WINDOW = 500
+#: The trigram step of fragment search examines at most this many candidate rows.
+FRAGMENT_CANDIDATES = 200
+#: The name of the RUM index (see ``app.db.ddl.SEARCH_INDEXES``).
+RUM_INDEX = "ix_analyses_search_rum"
 
 
 @dataclass(frozen=True)
@@ -41,23 +72,57 @@ class AnalysisSearchHit:
     headline: str
 
 
+class SearchPage(list[AnalysisSearchHit]):
+    """One page of hits: a list of them, shaped like :class:`~app.repositories.pagination.Page`.
+
+    ``next_cursor`` goes back as ``after`` for the next page (None on the last page).
+    ``windowed`` is True when ranking covered only the newest matches (a very common term);
+    ``estimated_total`` is then the planner's estimate of all matches, otherwise the exact
+    number of eligible matches (for fragment search, of the rows examined).
+    """
+
+    def __init__(
+        self,
+        hits: Sequence[AnalysisSearchHit] = (),
+        *,
+        next_cursor: str | None = None,
+        windowed: bool = False,
+        estimated_total: int = 0,
+    ) -> None:
+        super().__init__(hits)
+        self.next_cursor = next_cursor
+        self.windowed = windowed
+        self.estimated_total = estimated_total
+
+    @property
+    def items(self) -> Sequence[AnalysisSearchHit]:
+        return list(self)
+
+
+# -- input --------------------------------------------------------------------------------
+
+
 def _query_text(query: str, *, min_length: int = 1) -> str:
     if not isinstance(query, str):
         raise InvalidInput("query: must be text", field="query", rule="text")
-    text = normalize(query)
-    if not text:
-        raise InvalidInput("query: must not be empty or blank", field="query", rule="not_blank")
-    if len(text) > QUERY_MAX:
+    if len(query) > QUERY_RAW_MAX:  # before normalize: its cost grows with the input
         raise InvalidInput(
             f"query: must be at most {QUERY_MAX} characters", field="query", rule="max_length"
         )
-    if len(text) < min_length:
+    if (reason := storable.problem(query)) is not None:
+        raise InvalidInput(f"query: {reason}", field="query", rule="storable_text")
+    text_ = normalize(query)
+    if not text_:
+        raise InvalidInput("query: must not be empty or blank", field="query", rule="not_blank")
+    if len(text_) > QUERY_MAX:
+        raise InvalidInput(
+            f"query: must be at most {QUERY_MAX} characters", field="query", rule="max_length"
+        )
+    if len(text_) < min_length:
         raise InvalidInput(
             f"query: must be at least {min_length} characters", field="query", rule="min_length"
         )
-    if (reason := storable.problem(query)) is not None:
-        raise InvalidInput(f"query: {reason}", field="query", rule="storable_text")
-    return text
+    return text_
 
 
 def _check_limit(limit: int) -> None:
@@ -65,31 +130,284 @@ def _check_limit(limit: int) -> None:
         raise InvalidInput("limit: must be between 1 and 100", field="limit", rule="range")
 
 
-@cache
-def _word_statement(by_user: bool, by_meter: bool) -> Select[Analysis, float, str]:
-    """Built once per filter combination; only parameters change per call."""
-    tsq = func.websearch_to_tsquery(_ARABIC, func.bahr_search_fold(bindparam("q")))
-    rank = func.ts_rank_cd(Analysis.search_vector, tsq)
-    inner = (
-        select(Analysis.id.label("id"), rank.label("rank"))
-        .where(Analysis.search_vector.bool_op("@@")(tsq))
-        .order_by(rank.desc(), Analysis.created_at.desc(), Analysis.id.desc())
-        .limit(bindparam("limit"))
+def _encode_cursor(phase: int, rank: float, created_at: dt.datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([phase, rank, created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, float, dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        phase, rank, stamp, row_id = json.loads(raw)
+        created_at = dt.datetime.fromisoformat(stamp)
+        if phase not in (1, 2, 3, 4) or created_at.tzinfo is None:
+            raise ValueError("not a search cursor")
+        return int(phase), float(rank), created_at, uuid.UUID(row_id)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput(
+            "after: not a cursor returned by this search", field="after", rule="cursor"
+        ) from None
+
+
+# -- bounded work -------------------------------------------------------------------------
+
+
+@contextmanager
+def _bounded(db: Session) -> Iterator[Connection]:
+    """A transaction of the search's own, with ``SET LOCAL statement_timeout``.
+
+    On an autocommit (read-only) session it is an explicit BEGIN … COMMIT, which a
+    transaction-pooling PgBouncer keeps on one server connection; on a session already in a
+    transaction it is a savepoint, and the caller's timeout is restored afterwards. A
+    statement past the time limit becomes :class:`SearchTooBroad`; the transaction or
+    savepoint is rolled back, so the connection stays usable.
+    """
+    timeout_ms = get_settings().search_timeout_ms
+    conn = db.connection()
+    autocommit = bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
+    try:
+        if autocommit:
+            conn.exec_driver_sql("BEGIN")
+            try:
+                if timeout_ms:
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+        else:
+            with db.begin_nested():
+                conn = db.connection()  # emits the SAVEPOINT
+                old = None
+                if timeout_ms:
+                    old = conn.execute(
+                        text(
+                            "SELECT current_setting('statement_timeout'), "
+                            "set_config('statement_timeout', :ms, true)"
+                        ),
+                        {"ms": str(int(timeout_ms))},
+                    ).scalar_one()
+                yield conn
+                if old is not None:
+                    conn.execute(
+                        text("SELECT set_config('statement_timeout', :old, true)"), {"old": old}
+                    )
+    except DBAPIError as error:
+        if isinstance(error.orig, psycopg.errors.QueryCanceled):
+            raise SearchTooBroad(
+                f"query: too broad, it would take longer than {timeout_ms} ms; add words, "
+                "quote a phrase, or filter by user or meter",
+                field="query",
+                rule="too_broad",
+            ) from None
+        raise
+
+
+_RUM: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def has_rum_index(conn: Connection) -> bool:
+    """Whether the RUM index exists (looked up once per engine)."""
+    found = _RUM.get(conn.engine)
+    if found is None:
+        found = bool(
+            conn.execute(
+                text("SELECT to_regclass(:name) IS NOT NULL"), {"name": RUM_INDEX}
+            ).scalar_one()
+        )
+        _RUM[conn.engine] = found
+    return found
+
+
+def forget_rum_index() -> None:
+    """Look the RUM index up again on next use (after creating or dropping it)."""
+    _RUM.clear()
+
+
+# -- statements ---------------------------------------------------------------------------
+
+_TSQ = "websearch_to_tsquery('arabic'::regconfig, bahr_search_fold(:q))"
+_PHRASE = "phraseto_tsquery('arabic'::regconfig, bahr_search_fold(:q))"
+_HEADLINE = "ts_headline('arabic'::regconfig, bahr_search_fold(a.normalized_text), {tsq}, :opts)"
+#: The newest matches of a very common term: walking the primary key backwards (ids are
+#: time-ordered UUID v7) and testing each row, which stops after ``:window`` matches. ``IS
+#: TRUE`` keeps the planner from reading every match through the GIN index first. A user's
+#: rows are walked through the user's own (user_id, created_at, id) index instead.
+_NEWEST = ("(search_vector @@ {tsq}) IS TRUE", "id DESC")
+_NEWEST_OF_USER = ("(search_vector @@ {tsq}) IS TRUE", "created_at DESC, id DESC")
+#: Every match, through the GIN index (ranked exactly: the window is large enough for all).
+_ALL = ("search_vector @@ {tsq}", "id DESC")
+
+
+def _filters(user_id: int | None, meter_id: int | None) -> str:
+    out = ""
+    if user_id is not None:
+        out += " AND user_id = :user_id"
+    if meter_id is not None:
+        out += " AND meter_id = :meter_id"
+    return out
+
+
+def _ranked_sql(tsq: str, *, scan: tuple[str, str], filters: str, cursor: bool) -> str:
+    """Matches of ``tsq`` as ``scan`` finds them, at most ``:window`` (one more is fetched
+    to tell "exactly the window" from "more"), ranked by ``ts_rank_cd``, one page."""
+    match, order = scan[0].format(tsq=tsq), scan[1]
+    after = (
+        "AND (w.rank, w.created_at, w.id) < (CAST(:rank AS real), :created_at, :id)"
+        if cursor
+        else ""
     )
-    if by_user:
-        inner = inner.where(Analysis.user_id == bindparam("user_id"))
-    if by_meter:
-        inner = inner.where(Analysis.meter_id == bindparam("meter_id"))
-    hits = inner.subquery("hits")
-    # ts_headline re-parses a document: run it only on the rows shown.
-    headline = func.ts_headline(
-        _ARABIC, func.bahr_search_fold(Analysis.normalized_text), tsq, bindparam("opts")
+    return f"""
+SELECT a.id, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
+  FROM (SELECT id, created_at, ts_rank_cd(search_vector, {tsq}) AS rank,
+               count(*) OVER () AS matched,
+               row_number() OVER (ORDER BY {order}) AS age
+          FROM (SELECT id, created_at, search_vector FROM analyses
+                 WHERE {match}{filters}
+                 ORDER BY {order} LIMIT :window) AS newest) AS w
+  JOIN analyses a ON a.id = w.id
+ WHERE w.age < :window {after}
+ ORDER BY w.rank DESC, w.created_at DESC, w.id DESC
+ LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
+
+
+def _rum_sql(*, filters: str, cursor: bool) -> str:
+    """Every match ranked by the RUM index itself (``<=>``, the distance 1/score, from the
+    positions it stores): only the rows of the page are read from the table."""
+    dist = f"(search_vector <=> {_TSQ})"
+    after = (
+        f" AND ({dist} > CAST(:dist AS real) OR ({dist} = CAST(:dist AS real)"
+        " AND (created_at, id) < (:created_at, :id)))"
+        if cursor
+        else ""
     )
-    return (
-        select(Analysis, hits.c.rank, headline)
-        .join(hits, hits.c.id == Analysis.id)
-        .order_by(hits.c.rank.desc(), Analysis.created_at.desc(), Analysis.id.desc())
+    return f"""
+SELECT a.id, w.dist AS rank, 0 AS matched, {_HEADLINE.format(tsq=_TSQ)} AS headline
+  FROM (SELECT id, created_at, {dist} AS dist FROM analyses
+         WHERE search_vector @@ {_TSQ}{filters}{after}
+         ORDER BY {dist}, created_at DESC, id DESC LIMIT :limit) AS w
+  JOIN analyses a ON a.id = w.id
+ ORDER BY w.dist, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
+
+
+def _phrase_sql(*, common: bool, filters: str, cursor: bool) -> str:
+    """Whole-word phrase matches of the fragment, newest (largest id) first, rank 1.0.
+
+    A phrase of common words walks the primary key backwards and stops at ``:limit``
+    matches; a rarer one reads its matches through the GIN index."""
+    match = f"(search_vector @@ {_PHRASE}) IS TRUE" if common else f"search_vector @@ {_PHRASE}"
+    after = " AND id < :id" if cursor else ""
+    return f"""
+SELECT a.id, 1.0::real AS rank, 0 AS matched, {_HEADLINE.format(tsq=_PHRASE)} AS headline
+  FROM (SELECT id FROM analyses
+         WHERE {match}{filters}{after}
+         ORDER BY id DESC LIMIT :limit) AS p
+  JOIN analyses a ON a.id = p.id
+ ORDER BY p.id DESC"""  # noqa: S608 - constant fragments, values bound
+
+
+#: Step 2 of fragment search: a substring of the text; step 3: a close (misspelt) match.
+_SUBSTRING = "normalized_text ILIKE :like"
+_CLOSE = ":q <% normalized_text AND normalized_text NOT ILIKE :like"
+
+
+def _trigram_sql(match: str, *, filters: str, cursor: bool) -> str:
+    """Trigram matches that are not whole-word phrase matches, from at most ``:window``
+    candidate rows, best first (``word_similarity``, then newest)."""
+    after = (
+        "WHERE (w.rank, w.created_at, w.id) < (CAST(:rank AS real), :created_at, :id)"
+        if cursor
+        else ""
     )
+    return f"""
+SELECT a.id, w.rank, w.matched, NULL AS headline
+  FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
+               count(*) OVER () AS matched
+          FROM (SELECT id, created_at, normalized_text FROM analyses
+                 WHERE {match}{filters} AND NOT search_vector @@ {_PHRASE}
+                 LIMIT :window) AS candidates) AS w
+  JOIN analyses a ON a.id = w.id
+ {after}
+ ORDER BY w.rank DESC, w.created_at DESC, w.id DESC
+ LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
+
+
+def _estimate(conn: Connection, filters: str, params: dict[str, Any], tsq: str = _TSQ) -> int:
+    """The planner's estimate of the matches (from the index statistics: no rows read)."""
+    sql = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM analyses WHERE search_vector @@ {tsq}"  # noqa: S608
+    plan = conn.execute(text(sql + filters), params).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _load(db: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Analysis]:
+    if not ids:
+        return {}
+    return {a.id: a for a in db.scalars(select(Analysis).where(Analysis.id.in_(ids)))}
+
+
+def _headline(original: str, headline: str | None, words: list[str]) -> str:
+    """Marks from ``ts_headline`` carried onto the original; on any mismatch (a stored text
+    holding the private-use marker characters, say) the exact-form highlight instead."""
+    if headline is not None:
+        try:
+            return highlight_from_headline(original, headline, MARK_START, MARK_STOP)
+        except ValueError:
+            pass
+    return highlight(original, words, MARK_START, MARK_STOP)
+
+
+@dataclass
+class _Rows:
+    rows: list[Any]
+    matched: int
+    phase: int
+
+
+def _run(conn: Connection, sql: str, params: dict[str, Any], phase: int) -> _Rows:
+    rows = list(conn.execute(text(sql), params).all())
+    return _Rows(rows, int(rows[0].matched) if rows else 0, phase)
+
+
+def _page(
+    db: Session,
+    parts: list[_Rows],
+    *,
+    limit: int,
+    words: list[str],
+    windowed: bool,
+    total: int,
+) -> SearchPage:
+    tagged = [(part.phase, row) for part in parts for row in part.rows]
+    found = _load(db, [row.id for _, row in tagged[:limit]])
+    hits = [
+        AnalysisSearchHit(
+            analysis=found[row.id],
+            rank=float(row.rank),
+            headline=_headline(found[row.id].original_text, row.headline, words),
+        )
+        for _, row in tagged[:limit]
+    ]
+    next_cursor = None
+    if len(tagged) > limit:
+        phase, last = tagged[limit - 1]
+        next_cursor = _encode_cursor(phase, float(last.rank), found[last.id].created_at, last.id)
+    return SearchPage(hits, next_cursor=next_cursor, windowed=windowed, estimated_total=total)
+
+
+def _params(text_: str, limit: int, user_id: int | None, meter_id: int | None) -> dict[str, Any]:
+    return {
+        "q": text_,
+        "limit": limit + 1,
+        "opts": HEADLINE_OPTIONS,
+        "user_id": user_id,
+        "meter_id": meter_id,
+    }
+
+
+def _after(params: dict[str, Any], cursor: tuple[int, float, dt.datetime, uuid.UUID]) -> None:
+    params.update(rank=cursor[1], created_at=cursor[2], id=cursor[3])
 
 
 def search(
@@ -99,61 +417,105 @@ def search(
     limit: int = 20,
     user_id: int | None = None,
     meter_id: int | None = None,
-) -> list[AnalysisSearchHit]:
-    """Ranked word search; an empty or blank query is an :class:`InvalidInput`."""
-    text = _query_text(query)
+    after: str | None = None,
+) -> SearchPage:
+    """Ranked word search, one page (``after``: the previous page's ``next_cursor``).
+
+    An empty or blank query is an :class:`InvalidInput`; one that would run past
+    ``search_timeout_ms`` is a :class:`SearchTooBroad`.
+    """
+    text_ = _query_text(query)
     _check_limit(limit)
-    stmt = _word_statement(user_id is not None, meter_id is not None)
-    params = {
-        "q": text,
-        "limit": limit,
-        "opts": HEADLINE_OPTIONS,
-        "user_id": user_id,
-        "meter_id": meter_id,
-    }
-    return [
+    cursor = _decode_cursor(after) if after is not None else None
+    filters = _filters(user_id, meter_id)
+    params = _params(text_, limit, user_id, meter_id)
+    words = text_.split()
+    with _bounded(db) as conn:
+        estimate = _estimate(conn, filters, params)
+        common = estimate > COMMON_MATCHES
+        if cursor is not None:
+            common = cursor[0] == 1  # a page continues the way its first page was made
+            if cursor[0] == 4:
+                params.update(dist=cursor[1], created_at=cursor[2], id=cursor[3])
+            else:
+                _after(params, cursor)
+        if not common and (cursor is None or cursor[0] == 4) and has_rum_index(conn):
+            sql = _rum_sql(filters=filters, cursor=cursor is not None)
+            part = _run(conn, sql, params, 4)
+            page = _page(db, [part], limit=limit, words=words, windowed=False, total=estimate)
+            return _with_ranks(page)
+        scan = (_NEWEST_OF_USER if user_id is not None else _NEWEST) if common else _ALL
+        window = RANK_WINDOW if common else COMMON_MATCHES
+        params["window"] = window + 1
+        sql = _ranked_sql(_TSQ, scan=scan, filters=filters, cursor=cursor is not None)
+        part = _run(conn, sql, params, 1 if common else 2)
+        windowed = part.matched > window
+        total = estimate if windowed else part.matched
+        return _page(db, [part], limit=limit, words=words, windowed=windowed, total=total)
+
+
+def _with_ranks(page: SearchPage) -> SearchPage:
+    """RUM gives a distance (1/score): hits carry the score as their rank."""
+    hits = [
         AnalysisSearchHit(
-            analysis=analysis,
-            rank=float(rank),
-            headline=highlight_from_headline(
-                analysis.original_text, headline, MARK_START, MARK_STOP
-            ),
+            analysis=h.analysis,
+            rank=0.0 if h.rank == float("inf") or h.rank <= 0 else 1.0 / h.rank,
+            headline=h.headline,
         )
-        for analysis, rank, headline in db.execute(stmt, params)
+        for h in page
     ]
-
-
-def _fragment_statement() -> Select[Analysis, float]:
-    q: BindParameter[str] = bindparam("q")
-    similarity = func.word_similarity(q, Analysis.normalized_text)
-    return (
-        select(Analysis, similarity)
-        .where(
-            q.op("<%")(Analysis.normalized_text)
-            | Analysis.normalized_text.ilike(bindparam("like"), escape="\\")
-        )
-        .order_by(similarity.desc(), Analysis.created_at.desc())
-        .limit(bindparam("limit"))
+    return SearchPage(
+        hits,
+        next_cursor=page.next_cursor,
+        windowed=page.windowed,
+        estimated_total=page.estimated_total,
     )
 
 
-_FRAGMENT = _fragment_statement()
+def search_fragment(
+    db: Session,
+    query: str,
+    *,
+    limit: int = 20,
+    user_id: int | None = None,
+    meter_id: int | None = None,
+    after: str | None = None,
+) -> SearchPage:
+    """A half-remembered fragment (≥ 3 characters), one page.
 
-
-def search_fragment(db: Session, query: str, *, limit: int = 20) -> list[AnalysisSearchHit]:
-    """Substring or fuzzy match of a fragment (≥ 3 characters) through the trigram index.
-
-    ``rank`` is pg_trgm's ``word_similarity`` (1.0 for an exact substring of whole words).
+    First the fragment as a phrase of whole words (rank 1.0, newest first, through the
+    full-text index), then substrings and close (misspelt) matches from the trigram index
+    (``rank`` is pg_trgm's ``word_similarity``), from at most :data:`FRAGMENT_CANDIDATES`
+    candidate rows; ``windowed`` says when either step hit its bound.
     """
-    text = _query_text(query, min_length=FRAGMENT_MIN)
+    text_ = _query_text(query, min_length=FRAGMENT_MIN)
     _check_limit(limit)
-    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    words = text.split()
-    return [
-        AnalysisSearchHit(
-            analysis=analysis,
-            rank=float(rank),
-            headline=highlight(analysis.original_text, words, MARK_START, MARK_STOP),
-        )
-        for analysis, rank in db.execute(_FRAGMENT, {"q": text, "like": like, "limit": limit})
-    ]
+    cursor = _decode_cursor(after) if after is not None else None
+    filters = _filters(user_id, meter_id)
+    like = "%" + text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    params = _params(text_, limit, user_id, meter_id) | {"like": like}
+    phase = 1 if cursor is None else cursor[0]
+    parts: list[_Rows] = []
+    windowed = False
+    with _bounded(db) as conn:
+        if phase == 1:
+            phrase = dict(params)
+            if cursor is not None:
+                _after(phrase, cursor)
+            estimate = _estimate(conn, filters, phrase, _PHRASE)
+            sql = _phrase_sql(
+                common=estimate > COMMON_MATCHES, filters=filters, cursor=cursor is not None
+            )
+            parts.append(_run(conn, sql, phrase, 1))
+        for step, match in ((2, _SUBSTRING), (3, _CLOSE)):
+            if phase > step or sum(len(p.rows) for p in parts) > limit:
+                continue
+            trigram = params | {"window": FRAGMENT_CANDIDATES}
+            resume = cursor is not None and cursor[0] == step
+            if resume:
+                _after(trigram, cursor)  # type: ignore[arg-type]
+            part = _run(conn, _trigram_sql(match, filters=filters, cursor=resume), trigram, step)
+            parts.append(part)
+            windowed = windowed or part.matched >= FRAGMENT_CANDIDATES
+        total = sum(p.matched if p.phase > 1 else len(p.rows) for p in parts)
+        return _page(db, parts, limit=limit, words=text_.split(), windowed=windowed, total=total)

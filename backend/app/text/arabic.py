@@ -290,8 +290,12 @@ def highlight_from_headline(
     or more words, and ``bahr_search_fold`` only trims word prefixes (never removes, splits or
     joins words), so the k-th word of the headline is the k-th normalised word.  A token is
     wrapped if any of its words carries a marker.  Raises ``ValueError`` if the word counts
-    disagree (wrong text, or HighlightAll missing).  Whitespace of ``original`` is preserved.
+    disagree (wrong text, or HighlightAll missing) or if ``original`` itself contains a marker
+    character; callers fall back to :func:`highlight`.  Whitespace of ``original`` is preserved.
     """
+    if start_sel in original or stop_sel in original:
+        # The text itself holds a marker character: the marks cannot be told from the text.
+        raise ValueError("the original text contains a headline marker character")
     word_hits: list[bool] = []
     inside = False
     for chunk in headline.split():
