@@ -49,10 +49,7 @@ class PasswordHasher:
     def _strengthened(self, password: str, hashed: str) -> str | None:
         """A hash at least as strong as both ``hashed`` and today's parameters, or None
         when ``hashed`` already is."""
-        try:
-            stored = argon2.extract_parameters(hashed)
-        except argon2.exceptions.InvalidHashError:
-            return self.hash(password)
+        stored = argon2.extract_parameters(hashed)  # it has just verified, so it parses
         weaker = (
             stored.type is not argon2.Type.ID
             or stored.version < argon2.low_level.ARGON2_VERSION

@@ -12,7 +12,7 @@ import pytest
 from argon2 import PasswordHasher as Argon2PasswordHasher
 from argon2 import extract_parameters
 from psycopg import errors as pg
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -187,3 +187,19 @@ def test_a_weaker_stored_hash_is_upgraded_to_todays_parameters(db: Session) -> N
     assert UserRepository(db).authenticate("hash_owner", PASSWORD) is user
     params = extract_parameters(user.password_hash)
     assert (params.memory_cost, params.time_cost) == (ARGON2_MEMORY_KIB, ARGON2_TIME_COST)
+
+
+def test_a_corrupt_stored_hash_verifies_nothing(db: Session) -> None:
+    _stored_user(db, "$argon2id$v=19$m=19456,t=2,p=1$not-a-hash")
+    assert UserRepository(db).authenticate("hash_owner", PASSWORD) is None
+
+
+def test_a_password_may_be_given_as_a_secret(db: Session) -> None:
+    user = make_user(db, username="secretive")
+    assert UserRepository(db).authenticate("secretive", SecretStr(PASSWORD)) is user
+
+
+def test_lookups_of_keys_too_long_to_exist_find_nothing(db: Session) -> None:
+    repo = UserRepository(db)
+    assert repo.get_by_username("u" * 51) is None
+    assert repo.get_by_email("e" * 250 + "@example.com") is None

@@ -30,6 +30,7 @@ from app.schemas.user import (
     Username,
     UserUpdate,
 )
+from app.text import identifiers
 from tests.factories import PASSWORD, make_user
 
 
@@ -250,3 +251,13 @@ def test_a_user_built_by_hand_with_a_huge_name_gets_a_typed_error(db: Session) -
             )
         )
     assert info.value.field == "username"
+
+
+def test_the_username_rules_hold_for_text_given_to_them_directly() -> None:
+    """:mod:`app.text.identifiers` is usable on its own: it refuses unnormalised names and
+    never computes a skeleton of unbounded text."""
+    assert identifiers.username_problem("admin") is None
+    assert identifiers.username_problem("\uff41dmin") == "must be in Unicode NFKC form"
+    assert identifiers.skeleton("\u0430dmin") == identifiers.skeleton("ADMIN")
+    with pytest.raises(ValueError, match="at most 50"):
+        identifiers.skeleton("a" * 51)
