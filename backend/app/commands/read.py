@@ -11,6 +11,8 @@ from rich.text import Text
 from app.commands.common import console, database, fail, print_json, session, user_errors
 from app.commands.output import plural
 from app.commands.terminal import cell, printable
+from app.db.errors import translated
+from app.repositories import analysis_search
 from app.repositories.analysis_repository import AnalysisRepository, MeterStat
 from app.repositories.analysis_search import MARK_START, MARK_STOP, AnalysisSearchHit
 from app.repositories.meter_repository import MeterRepository
@@ -51,26 +53,40 @@ def _hit_json(hit: AnalysisSearchHit) -> dict[str, Any]:
 
 
 @user_errors
-def search(
+def search(  # noqa: PLR0917 - typer reads each option by name
     query: str = typer.Argument(..., help='words; "quotes" for a phrase, or, -exclude'),
     limit: int = typer.Option(10, min=1, max=100),
     meter: str | None = typer.Option(None, help="any form of a meter's name"),
     fragment: bool = typer.Option(False, "--fragment", help="substring / fuzzy search"),
+    after: str | None = typer.Option(None, "--after", help="cursor: the next page (--more)"),
     as_json: bool = typer.Option(False, "--json", help="JSON output"),
 ) -> None:
-    """Search analyses: ranked hits with the matches highlighted."""
+    """Search analyses: ranked hits with the matches highlighted, a page at a time."""
     with database(), session() as db:
-        repo = AnalysisRepository(db)
-        if fragment:
-            if meter is not None:
-                raise fail("--meter does not apply to --fragment search")
-            hits = repo.search_fragment(query, limit=limit)
-        else:
-            hits = repo.search(query, limit=limit, meter=meter)
+        if fragment and meter is not None:
+            raise fail("--meter does not apply to --fragment search")
+        meter_id = None
+        if meter is not None:
+            found = AnalysisRepository(db).meters.get_by_name(meter)
+            if found is None:
+                raise fail(f"meter: unknown meter {meter!r}")
+            meter_id = found.id
+        run = analysis_search.search_fragment if fragment else analysis_search.search
+        with translated(db):
+            hits = run(db, query, limit=limit, meter_id=meter_id, after=after)
         if as_json:
             print_json([_hit_json(h) for h in hits])
-        else:
-            console.print(hits_table(f"search: {query} ({plural(len(hits), 'hit')})", hits))
+            return
+        console.print(hits_table(f"search: {query} ({plural(len(hits), 'hit')})", hits))
+        if hits.windowed:
+            console.print(
+                "a very common term: ranked among its newest matches "
+                f"(about {hits.estimated_total:,} in all); add words to narrow it",
+                highlight=False,
+            )
+        if hits.next_cursor:
+            # Outside the table and unwrapped, so the cursor is copied whole.
+            console.print(f"more: --after {hits.next_cursor}", highlight=False, soft_wrap=True)
 
 
 @user_errors
