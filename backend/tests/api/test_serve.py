@@ -1,4 +1,7 @@
-"""``bahr-db serve`` in a child process: it starts, and ``/meters`` answers JSON on loopback."""
+"""``bahr-db serve`` in a child process: it starts, and ``/meters`` answers JSON on loopback.
+
+(Without ``--demo-user`` the routes that need a user answer 401: tested in-process, in
+``test_problems.py``, on the same application.)"""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from sqlalchemy.engine import URL
+from typer.testing import CliRunner
 
+from app.cli import app as cli
 from app.db import base
 from app.repositories.user_repository import UserRepository
 from tests.factories import user_create
@@ -53,16 +58,6 @@ def serving(*args: str) -> Iterator[tuple[str, list[str]]]:
     assert proc.returncode == 0
 
 
-def test_serve_answers_the_meters_as_json(migrated: URL) -> None:
-    with serving() as (url, lines):
-        response = httpx.get(f"{url}/meters")
-        assert response.status_code == 200
-        assert response.headers["content-type"] == "application/json"
-        assert len(response.json()) == 16
-        assert httpx.get(f"{url}/users/me").status_code == 401  # no demo user: no user at all
-    assert any("No --demo-user" in line for line in lines)
-
-
 @pytest.fixture
 def committed_user(migrated: URL) -> Iterator[str]:
     with base.SessionLocal() as db:
@@ -72,19 +67,17 @@ def committed_user(migrated: URL) -> Iterator[str]:
         UserRepository(db).delete(user.id)
 
 
-def test_serve_demo_user_is_loud_and_acts_as_that_user(committed_user: str) -> None:
+def test_serve_answers_the_meters_as_json_as_the_demo_user(committed_user: str) -> None:
     with serving("--demo-user", committed_user) as (url, lines):
+        response = httpx.get(f"{url}/meters")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert len(response.json()) == 16
         assert httpx.get(f"{url}/users/me").json()["username"] == committed_user
     assert any("DEMO MODE" in line and committed_user in line for line in lines)
 
 
 def test_serve_refuses_an_unknown_demo_user(migrated: URL) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "serve", "--demo-user", "nobody_at_all"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "no user called 'nobody_at_all'" in result.stderr
+    result = CliRunner().invoke(cli, ["serve", "--demo-user", "nobody_at_all"])
+    assert result.exit_code == 1
+    assert "no user called 'nobody_at_all'" in result.output
