@@ -216,7 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         meta["machine"]["loadavg_end"] = os.getloadavg()
         results.write_json(json_path)
         results.write_markdown(md_path)
-        if args.sections == ["search"] and not args.smoke and args.markdown is None:
+        if (
+            args.sections == ["search"]
+            and not args.smoke
+            and args.markdown is None
+            and not ctx.state.get("failed")
+        ):
             splice_section(results, "search", DEFAULT_MARKDOWN)
             ctx.log(f"search section and targets replaced in {DEFAULT_MARKDOWN}")
         ctx.log(f"results: {json_path}")

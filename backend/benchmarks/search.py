@@ -104,7 +104,7 @@ def _measure(
     from app.errors import SearchTooBroad
 
     out: dict[str, dict[str, list[int]]] = {}
-    facts: dict[str, Any] = {"too_broad": {}, "windowed": {}, "estimates": {}}
+    facts: dict[str, Any] = {"too_broad": {}, "windowed": {}, "estimates": {}, "slowest": {}}
     for cls, qs in queries.items():
         kind = "word" if cls in WORD_CLASSES else "fragment"
         out[cls] = {}
@@ -123,7 +123,11 @@ def _measure(
                     except SearchTooBroad:
                         broad += 1
                         page = None
-                    samples.append(time.perf_counter_ns() - start)
+                    took = time.perf_counter_ns() - start
+                    samples.append(took)
+                    key = f"{cls}/{flt}"
+                    if took > facts["slowest"].get(key, ("", 0))[1]:
+                        facts["slowest"][key] = (q, took)
                     if page is not None and page.windowed:
                         windowed += 1
                         if cls == "common word" and flt == "none":
@@ -158,11 +162,15 @@ def _plan(ctx: Context, kind: str, q: str) -> dict[str, Any]:
         if "FROM analyses" in statement and "EXPLAIN" not in statement:
             captured.append((statement, params))
 
+    from app.errors import SearchTooBroad
+
     event.listen(read_engine, "before_cursor_execute", listener)
     try:
         with ReadSessionLocal() as db:
             fn = analysis_search.search if kind == "word" else analysis_search.search_fragment
             fn(db, q)
+    except SearchTooBroad:
+        return {"statements": len(captured), "plans": [], "too_broad": True}
     finally:
         event.remove(read_engine, "before_cursor_execute", listener)
     plans = []
@@ -357,15 +365,26 @@ def run(ctx: Context) -> Section:
                         goal=f"p95 ≤ {goal_ms:g} ms",
                         measured=f"p95 {ms(p95)} ms (p50 {ms(p50)} ms)",
                         met=met,
-                        why="" if met else _why(cls, flt, rows_read.get(cls, {}).get(big)),
+                        why=""
+                        if met
+                        else _why(
+                            cls,
+                            flt,
+                            rows_read.get(cls, {}).get(big),
+                            last["slowest"].get(f"{cls}/{flt}"),
+                            last["too_broad"].get(f"{cls}/{flt}", 0),
+                        ),
                     )
                 )
     return section
 
 
-def _why(cls: str, flt: str, read: int | None) -> str:
-    return (
-        f"{cls} ({flt} filter): the statements read {read:,} rows for the first query"
-        if read is not None
-        else f"{cls} ({flt} filter)"
-    )
+def _why(cls: str, flt: str, read: int | None, slowest: tuple[str, int] | None, broad: int) -> str:
+    parts = []
+    if read is not None:
+        parts.append(f"the statements read {read:,} rows for the first query")
+    if slowest is not None:
+        parts.append(f"slowest query {slowest[0]!r}: {slowest[1] / 1e6:.0f} ms")
+    if broad:
+        parts.append(f"{broad} refused as too broad")
+    return f"{cls} ({flt} filter): " + "; ".join(parts)
