@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     PrimaryKeyConstraint,
+    String,
     UniqueConstraint,
     event,
 )
@@ -197,12 +198,16 @@ def translate_errors(cls: type[T]) -> type[T]:
 
 @event.listens_for(Session, "before_flush")
 def _refuse_unstorable_text(session: Session, _ctx: object, _instances: object) -> None:
-    """Every ORM write, whatever its path, gets the field-naming NUL/surrogate check."""
+    """Every ORM write, whatever its path, gets the field-naming NUL/surrogate check, and a
+    text column gets text (psycopg would store a list as an array literal, ``'{a}'``)."""
     for obj in (*session.new, *session.dirty):
         mapper = obj.__mapper__
         for attr in mapper.column_attrs:
             value = obj.__dict__.get(attr.key)
+            column = attr.columns[0]
             if isinstance(value, str):
-                check_text(value, attr.columns[0].name)
+                check_text(value, column.name)
+            elif value is not None and isinstance(column.type, String):
+                raise InvalidInput(f"{column.name}: must be text", field=column.name, rule="type")
             elif isinstance(value, dict | list):
-                check_json(value, attr.columns[0].name)
+                check_json(value, column.name)

@@ -177,3 +177,18 @@ def test_a_user_built_by_hand_with_a_marker_gets_a_typed_error(db: Session) -> N
             User(username="marker", email="m@example.com", password_hash="h", full_name="\ue000")
         )
     assert info.value.field == "full_name"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("username", ["admin"]), ("full_name", ["x"]), ("email", ("a@example.com",))],
+)
+def test_a_list_in_a_text_column_through_the_orm_is_a_typed_error(
+    db: Session, field: str, value: Any
+) -> None:
+    """psycopg would store ``['admin']`` as the text ``'{admin}'``, with no skeleton."""
+    row = {"username": "listed", "email": "l@example.com", "password_hash": "h", "full_name": "L"}
+    with pytest.raises(InvalidInput) as info:
+        UserRepository(db).create(User(**{**row, field: value}))
+    assert (info.value.field, info.value.rule) == (field, "type")
+    assert UserRepository(db).get_by_email("l@example.com") is None
