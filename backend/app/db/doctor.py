@@ -63,6 +63,7 @@ def _icu(conn: Connection) -> Check:
 
 
 def _trgm(conn: Connection) -> Check:
+    """pg_trgm is required; rum is optional (search is correct without it, slower)."""
     row = conn.execute(
         text(
             "SELECT installed_version, default_version FROM pg_available_extensions "
@@ -71,11 +72,34 @@ def _trgm(conn: Connection) -> Check:
     ).one_or_none()
     found = "missing" if row is None else f"installed {row[0]}" if row[0] else "available"
     return Check(
-        "pg_trgm extension",
+        "search extensions (pg_trgm; rum optional)",
         row is not None,
-        found,
-        "Install PostgreSQL's contrib modules (Debian: apt-get install postgresql-contrib).",
+        f"pg_trgm {found}; rum {_rum(conn)}",
+        "Install PostgreSQL's contrib modules (Debian: apt-get install postgresql-contrib). "
+        "For the RUM index: apt-get install postgresql-15-rum, `CREATE EXTENSION rum;` in this "
+        "database as a superuser, then as the owner `CREATE INDEX ix_analyses_search_rum ON "
+        "analyses USING rum (search_vector rum_tsvector_ops);` (migration 0007 builds it "
+        "when rum is installed before migrating).",
     )
+
+
+def _rum(conn: Connection) -> str:
+    """Whether word search has its RUM index, in words."""
+    installed, available, indexed = conn.execute(
+        text(
+            "SELECT (SELECT installed_version FROM pg_available_extensions WHERE name = 'rum'), "
+            "       EXISTS (SELECT FROM pg_available_extensions WHERE name = 'rum'), "
+            "       to_regclass('public.ix_analyses_search_rum') IS NOT NULL"
+        )
+    ).one()
+    if indexed:
+        return f"{installed}, search index in use"
+    slower = "word search ranks through GIN (same results, slower for mid-frequency words)"
+    if installed:
+        return f"{installed} but no search index (migrated before it was installed): {slower}"
+    if available:
+        return f"available, not installed in this database: {slower}"
+    return f"missing: {slower}"
 
 
 def _least_privilege(conn: Connection) -> Check:

@@ -185,3 +185,16 @@ def test_the_page_keeps_the_list_shape_callers_already_use(sdb: Session) -> None
     assert len(page) == 1
     assert page.items[0].headline == "«غيم» ومطر"
     assert page.next_cursor is None
+
+
+def test_doctor_says_whether_search_has_its_rum_index(sdb: Session) -> None:
+    from app.db.doctor import run_checks
+
+    rum = sdb.execute(text("SELECT to_regclass('ix_analyses_search_rum') IS NOT NULL")).scalar_one()
+    check = next(c for c in run_checks(sdb.connection()) if c.name.startswith("search ext"))
+    assert check.ok  # pg_trgm is what search needs; rum only makes it faster
+    if rum:
+        assert "rum 1." in check.found
+        assert "search index in use" in check.found
+    else:
+        assert "GIN (same results, slower" in check.found
