@@ -303,14 +303,21 @@ def test_the_owner_database_writes_as_the_schema_owner(engine: Engine) -> None:
 
 
 def test_get_database_is_one_lazy_default(engine: Engine) -> None:
-    reset_database()
-    first = get_database()
-    assert get_database() is first
-    with first.read_session() as session:
-        assert session.execute(text("SELECT 1")).scalar_one() == 1
-    reset_database()
-    assert get_database() is not first
-    reset_database()
+    # The process's own default is set aside, not disposed: other code holds its engines.
+    saved = list(database_module._default)
+    database_module._default.clear()
+    try:
+        first = get_database()
+        assert get_database() is first
+        with first.read_session() as session:
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+        reset_database()
+        assert not database_module._default
+        second = get_database()
+        assert second is not first
+        reset_database()
+    finally:
+        database_module._default[:] = saved
 
 
 def test_a_unit_of_work_on_a_test_connection_uses_savepoints(connection: Connection) -> None:

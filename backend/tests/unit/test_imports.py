@@ -84,18 +84,23 @@ def _modules() -> list[str]:
     return names
 
 
-@cache
-def _import_each() -> dict[str, str]:
+def _env() -> dict[str, str]:
+    """No database to be found, and bytecode cached outside the tree."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
     env["DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:9/nothing_listens_here"
     # Compiled bytecode is kept outside the tree and reused by every child (and run):
     # without it each child compiles its modules again, which doubles the time.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "bahr-db-import-test-pycache")
+    return env
+
+
+@cache
+def _import_each() -> dict[str, str]:
     done = subprocess.run(
         [sys.executable, "-c", _CHILDREN, str(APP), json.dumps(_modules())],
         cwd=BACKEND,
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -133,3 +138,33 @@ def test_every_module_of_app_is_checked() -> None:
     assert "app.db.database" in modules
     assert "app.repositories.base" in modules
     assert len(modules) == len(set(modules)) >= 50
+
+
+_NOTHING_BUILT = r"""
+import gc
+import app.db.database, app.db.base, app.models, app.repositories.base
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+engines = [o for o in gc.get_objects() if isinstance(o, Engine)]
+assert not engines, f"{len(engines)} engine(s) built at import"
+assert not event.contains(Session, "before_commit", app.db.database._refuse_inner_commits)
+assert not event.contains(Session, "before_flush", app.db.database._refuse_writes)
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app.db.base still builds its engines at import (to become lazy defaults)",
+)
+def test_importing_the_data_layer_builds_no_engine() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _NOTHING_BUILT],
+        cwd=BACKEND,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
