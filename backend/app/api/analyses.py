@@ -19,7 +19,7 @@ from app.api.models import (
     AnalysisResultUpdateBody,
     HistoryEntry,
 )
-from app.api.problems import problems
+from app.api.problems import problems, renamed
 from app.errors import NotFound
 from app.repositories.analysis_repository import AnalysisRepository
 
@@ -49,7 +49,8 @@ def list_my_analyses(
     cursor: Cursor = None,
 ) -> AnalysisPage:
     """The current user's analyses, newest first, a page at a time."""
-    page = AnalysisRepository(db).list_for_user(user.id, limit=limit, before=cursor)
+    with renamed({"before": "cursor"}):
+        page = AnalysisRepository(db).list_for_user(user.id, limit=limit, before=cursor)
     items = [AnalysisRead.model_validate(a) for a in page.items]
     return AnalysisPage(items=items, next_cursor=page.next_cursor)
 

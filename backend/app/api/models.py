@@ -102,10 +102,17 @@ class SearchHit(BaseModel):
 
 
 class SearchPage(BaseModel):
-    """Best hits first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    """Best hits first; pass ``next_cursor`` back as ``cursor`` for the next page.
+
+    ``windowed``: a very common term was ranked among its newest matches only;
+    ``estimated_total`` is then the planner's estimate of all matches, otherwise the exact
+    number of matches.
+    """
 
     items: list[SearchHit]
     next_cursor: str | None
+    windowed: bool
+    estimated_total: int
 
 
 # -- meters -------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ rejected password does not come back in a response.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -212,6 +213,20 @@ def add_problem_handlers(app: FastAPI) -> None:
         Exception,
     ):
         app.add_exception_handler(kind, _handle)
+
+
+@contextlib.contextmanager
+def renamed(fields: Mapping[str, str]) -> Iterator[None]:
+    """Report a repository's :class:`InvalidInput` under the request parameter's own name
+    (the repository says ``before``; the API's parameter is ``cursor``)."""
+    try:
+        yield
+    except InvalidInput as exc:
+        name = fields.get(exc.field or "")
+        if name is None:
+            raise
+        message = f"{name}: {exc.message.removeprefix(f'{exc.field}: ')}"
+        raise type(exc)(message, field=name, rule=exc.rule) from exc
 
 
 class HTTPProblem(HTTPException):

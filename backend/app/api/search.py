@@ -1,100 +1,101 @@
 """``/search``: Arabic word search and fragment search over all analyses, paged.
 
-The repository returns the best ``limit`` hits (at most 100, its own bound); a page here is a
-slice of them, and the cursor is opaque. So paging reaches the best 100 hits of a query, which
-is what a person reads; past that, ``next_cursor`` is null.
+Thin over :mod:`app.repositories.analysis_search`: its keyset pages, its cursors, its time
+bound (a search that would run too long is a 422, ``rule`` ``too_broad``), its ``windowed``
+flag for very common terms.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from app.api.dependencies import CurrentUser, ReadDbSession
 from app.api.models import AnalysisRead, SearchHit, SearchPage
-from app.api.problems import problems
+from app.api.problems import problems, renamed
+from app.db.errors import translated
 from app.errors import InvalidInput
-from app.repositories.analysis_repository import AnalysisRepository
-from app.repositories.analysis_search import AnalysisSearchHit
+from app.repositories import analysis_search
+from app.repositories.meter_repository import MeterRepository
 
 router = APIRouter(prefix="/search", tags=["search"], responses=problems(401, 422, 503))
 
-#: The repository's own upper bound on ``limit``.
-REACH = 100
+#: The repository's names for what the API calls ``q`` and ``cursor``.
+_PARAMS = {"query": "q", "after": "cursor"}
 
 Q = Annotated[
     str,
     Query(
         min_length=1,
-        max_length=2_000,
+        max_length=analysis_search.QUERY_RAW_MAX,
         description='words; "quotes" for a phrase, `or`, `-` to exclude',
     ),
 ]
-Limit = Annotated[int, Query(ge=1, le=REACH)]
-Cursor = Annotated[str | None, Query(max_length=40, description="`next_cursor` of a page")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of a page")]
 
 
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, _, number = raw.partition(b":")
-        offset = int(number) if kind == b"o" else -1
-    except (binascii.Error, ValueError):
-        offset = -1
-    if not 0 < offset < REACH:
-        raise InvalidInput(
-            "cursor: not a cursor returned by this API", field="cursor", rule="cursor"
-        )
-    return offset
-
-
-def _page(
-    run: Callable[[int], list[AnalysisSearchHit]], limit: int, cursor: str | None
-) -> SearchPage:
-    offset = _offset(cursor)
-    wanted = offset + limit
-    hits = run(min(wanted + 1, REACH))
-    more = len(hits) > wanted
-    shown = hits[offset:wanted]
-    next_cursor = None
-    if more and wanted < REACH:
-        next_cursor = base64.urlsafe_b64encode(f"o:{wanted}".encode()).decode().rstrip("=")
-    items = [
-        SearchHit(
-            analysis=AnalysisRead.model_validate(hit.analysis), rank=hit.rank, headline=hit.headline
-        )
-        for hit in shown
-    ]
-    return SearchPage(items=items, next_cursor=next_cursor)
+def _page(hits: analysis_search.SearchPage) -> SearchPage:
+    return SearchPage(
+        items=[
+            SearchHit(
+                analysis=AnalysisRead.model_validate(hit.analysis),
+                rank=hit.rank,
+                headline=hit.headline,
+            )
+            for hit in hits
+        ],
+        next_cursor=hits.next_cursor,
+        windowed=hits.windowed,
+        estimated_total=hits.estimated_total,
+    )
 
 
 @router.get("", response_model=SearchPage)
 def search(
+    *,
     q: Q,
-    _user: CurrentUser,
+    user: CurrentUser,
     db: ReadDbSession,
     limit: Limit = 20,
     cursor: Cursor = None,
     meter: Annotated[
         str | None, Query(max_length=100, description="any accepted form of a meter's name")
     ] = None,
+    mine: Annotated[bool, Query(description="only the current user's analyses")] = False,
 ) -> SearchPage:
     """Ranked word search: harakat, hamza forms, tatweel, ى/ي, ة/ه and the ال / و / ب
     prefixes match on either side. Headlines mark the matched words with « »."""
-    repo = AnalysisRepository(db)
-    return _page(lambda n: repo.search(q, limit=n, meter=meter), limit, cursor)
+    meter_id = None
+    if meter is not None:
+        found = MeterRepository(db).get_by_name(meter)
+        if found is None:
+            raise InvalidInput(f"meter: unknown meter {meter!r}", field="meter", rule="known_meter")
+        meter_id = found.id
+    with renamed(_PARAMS), translated(db):
+        hits = analysis_search.search(
+            db,
+            q,
+            limit=limit,
+            user_id=user.id if mine else None,
+            meter_id=meter_id,
+            after=cursor,
+        )
+    return _page(hits)
 
 
 @router.get("/fragment", response_model=SearchPage)
 def search_fragment(
-    q: Q, _user: CurrentUser, db: ReadDbSession, limit: Limit = 20, cursor: Cursor = None
+    *,
+    q: Q,
+    _user: CurrentUser,
+    db: ReadDbSession,
+    limit: Limit = 20,
+    cursor: Cursor = None,
 ) -> SearchPage:
-    """A half-remembered fragment (at least 3 letters): substring or fuzzy match."""
-    repo = AnalysisRepository(db)
-    return _page(lambda n: repo.search_fragment(q, limit=n), limit, cursor)
+    """A half-remembered fragment (at least 3 letters): whole words first, then substrings
+    and close matches."""
+    with renamed(_PARAMS), translated(db):
+        hits = analysis_search.search_fragment(db, q, limit=limit, after=cursor)
+    return _page(hits)

@@ -110,7 +110,7 @@ def test_list_mine_pages_with_next_cursor(client: TestClient) -> None:
 
 def test_a_cursor_that_was_not_issued_is_a_422_naming_it(client: TestClient) -> None:
     body = problem(client.get("/analyses", params={"cursor": "not-a-cursor"}), 422)
-    assert (body["field"], body["rule"]) == ("before", "cursor")
+    assert (body["field"], body["rule"]) == ("cursor", "cursor")
 
 
 def test_bad_analysis_input_names_the_field_and_rule(client: TestClient) -> None:
@@ -152,7 +152,7 @@ def test_search_by_meter_and_unknown_meter(client: TestClient) -> None:
 
 def test_blank_search_is_a_422_not_a_500(client: TestClient) -> None:
     body = problem(client.get("/search", params={"q": "   "}), 422)
-    assert (body["field"], body["rule"]) == ("query", "not_blank")
+    assert (body["field"], body["rule"]) == ("q", "not_blank")
     body = problem(client.get("/search", params={"q": ""}), 422)
     assert body["field"] == "q"
 
@@ -173,6 +173,20 @@ def test_search_pages_through_hits_without_repeats(client: TestClient) -> None:
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 5
+
+
+def test_search_mine_only_and_the_page_says_how_many(
+    client: TestClient, app: Any, db: Session, user: User
+) -> None:
+    created(client, original_text=MUTANABBI)
+    other = make_user(db)
+    app.dependency_overrides[current_user] = lambda: other
+    created(client, original_text=MUTANABBI)
+    everyone = client.get("/search", params={"q": "الليل"}).json()
+    mine = client.get("/search", params={"q": "الليل", "mine": True}).json()
+    assert {hit["analysis"]["user_id"] for hit in mine["items"]} == {other.id}
+    assert len(everyone["items"]) >= 2
+    assert (mine["windowed"], mine["estimated_total"]) == (False, 1)
 
 
 def test_fragment_search_and_its_bad_cursor(client: TestClient) -> None:
