@@ -9,15 +9,7 @@ from app.errors import AlreadyExists, InvalidInput, NotFound
 from app.models.user import User
 from app.repositories.profile_repository import ProfileRepository
 from tests.factories import make_user
-
-
-def _user_without_profile(db: Session, username: str) -> User:
-    user = User(
-        username=username, email=f"{username}@example.com", password_hash="x", full_name="U"
-    )
-    db.add(user)
-    db.flush()
-    return user
+from tests.integration.test_repository_base import bare_user
 
 
 def test_get_returns_the_profile_made_at_registration(db: Session) -> None:
@@ -34,7 +26,7 @@ def test_get_returns_the_profile_made_at_registration(db: Session) -> None:
 
 
 def test_create_for_a_user_without_one(db: Session) -> None:
-    user = _user_without_profile(db, "profile_new")
+    user = bare_user(db, "profile_new")
     profile = ProfileRepository(db).create(
         {"user_id": user.id, "bio": "أكتب الشعر", "website": "https://example.com/p"}
     )

@@ -29,7 +29,7 @@ from app.repositories.profile_repository import ProfileCreate, ProfileRepository
 from app.schemas.user import ProfileUpdate
 
 
-def _bare_user(db: Session, username: str) -> User:
+def bare_user(db: Session, username: str) -> User:
     """A user without a profile (registration would create one)."""
     user = User(
         username=username, email=f"{username}@example.com", password_hash="x", full_name="U"
@@ -109,7 +109,7 @@ def test_require_raises_not_found_naming_the_id_field(db: Session) -> None:
 
 
 def test_a_database_error_is_translated_once_and_the_session_recovers(db: Session) -> None:
-    user = _bare_user(db, "base_fk")
+    user = bare_user(db, "base_fk")
     repo = ProfileRepository(db)
     with pytest.raises(NotFound) as info:
         repo.create({"user_id": -1})  # the foreign key refuses it
@@ -120,7 +120,7 @@ def test_a_database_error_is_translated_once_and_the_session_recovers(db: Sessio
 
 
 def test_a_key_the_session_already_holds_is_already_exists(db: Session) -> None:
-    user = _bare_user(db, "base_dup")
+    user = bare_user(db, "base_dup")
     repo = ProfileRepository(db)
     kept = repo.create({"user_id": user.id})
     with pytest.raises(AlreadyExists) as info:
@@ -141,7 +141,7 @@ def _swallow_a_database_error(db: Session, user_id: int) -> None:
 def test_inside_a_unit_of_work_a_caught_database_error_still_commits_nothing(
     db: Session,
 ) -> None:
-    user = _bare_user(db, "base_swallow")
+    user = bare_user(db, "base_swallow")
     db.commit()
     with pytest.raises(UnitOfWorkError):
         _swallow_a_database_error(db, user.id)
@@ -149,7 +149,7 @@ def test_inside_a_unit_of_work_a_caught_database_error_still_commits_nothing(
 
 
 def test_write_verbs_flush_inside_a_unit_of_work_and_commit_outside(db: Session) -> None:
-    user = _bare_user(db, "base_policy")
+    user = bare_user(db, "base_policy")
     db.commit()
     repo = ProfileRepository(db)
     with unit_of_work(db):
@@ -161,7 +161,7 @@ def test_write_verbs_flush_inside_a_unit_of_work_and_commit_outside(db: Session)
 
 
 def test_update_changes_only_the_fields_given(db: Session) -> None:
-    user = _bare_user(db, "base_partial")
+    user = bare_user(db, "base_partial")
     repo = ProfileRepository(db)
     repo.create({"user_id": user.id, "bio": "شاعر", "theme": "dark"})
     profile = repo.update(user.id, {"location": "بغداد"})

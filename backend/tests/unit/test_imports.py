@@ -95,17 +95,22 @@ def _env() -> dict[str, str]:
     return env
 
 
-@cache
-def _import_each() -> dict[str, str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILDREN, str(APP), json.dumps(_modules())],
+def _python(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         cwd=BACKEND,
         env=_env(),
         capture_output=True,
         text=True,
         timeout=300,
-        check=True,
+        check=False,
     )
+
+
+@cache
+def _import_each() -> dict[str, str]:
+    done = _python(_CHILDREN, str(APP), json.dumps(_modules()))
+    assert done.returncode == 0, done.stderr
     results: dict[str, str] = json.loads(done.stdout)
     return results
 
@@ -158,13 +163,5 @@ assert not event.contains(Session, "before_flush", app.db.database._refuse_write
     reason="app.db.base still builds its engines at import (to become lazy defaults)",
 )
 def test_importing_the_data_layer_builds_no_engine() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _NOTHING_BUILT],
-        cwd=BACKEND,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _python(_NOTHING_BUILT)
     assert done.returncode == 0, done.stderr
