@@ -18,10 +18,11 @@ is one), which then commits once; on any other session (a plain ``SessionLocal()
 spec's code) it commits, as the spec's repositories do.
 
 **Errors**: every public method of every repository built on this base (its own methods
-included) runs inside :func:`app.db.errors.translated`, so no database or pool error leaves
-a repository untranslated. Outside a unit of work the session is rolled back on error, as
-before; inside one it is left to the unit of work, which rolls back everything (a
-repository never silently undoes work that the scope will later commit).
+included) turns a database or pool error into its typed error with
+:func:`app.db.errors.translate`, so none leaves a repository untranslated. Outside a
+unit of work the session is rolled back on such an error, as before; inside one the unit of
+work rolls back everything, once (a repository never silently undoes work that the scope
+would later commit, and a caught error cannot lead to a partial commit).
 
 **Limits**: every ``list``-style method takes ``limit`` from 1 to :data:`LIMIT_MAX`
 (:func:`check_limit`).
@@ -48,8 +49,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.db.base import Base
 from app.db.database import in_unit_of_work, mark_failed
-from app.db.errors import translated
-from app.errors import AlreadyExists, BahrDataError, InvalidInput, NotFound
+from app.db.errors import translate
+from app.errors import AlreadyExists, InvalidInput, NotFound
 from app.repositories.pagination import Page
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -128,17 +129,17 @@ def _parse(value: Any, kind: type) -> Any:
 # -- error translation, applied once -------------------------------------------------------------
 def _translating(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
     def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        session: Session = self.db
-        if not in_unit_of_work(session):
-            with translated(session):
-                return method(self, *args, **kwargs)
-        try:
-            with translated(None):  # the unit of work rolls back, once, for everyone
-                return method(self, *args, **kwargs)
-        except BahrDataError as exc:
-            if isinstance(exc.__cause__, DBAPIError | PoolTimeout):
+        try:  # nothing is added to a call that succeeds: lookups stay as fast as before
+            return method(self, *args, **kwargs)
+        except (DBAPIError, PoolTimeout) as exc:
+            # PostgreSQL aborted the transaction. A unit of work rolls back once, for
+            # everyone, at its end; any other session is rolled back here, as before.
+            session: Session = self.db
+            if in_unit_of_work(session):
                 mark_failed(session)
-            raise
+            else:
+                session.rollback()
+            raise translate(exc) from exc
 
     wrapper.__translating__ = True  # type: ignore[attr-defined]
     return update_wrapper(wrapper, method)
