@@ -35,7 +35,9 @@ COMMANDS: tuple[Entry, ...] = (
         "The main job: database up, migrate, seed, load the sample, show what is stored.",
     ),
     Entry(
-        "search", "app.commands.read", "Search analyses: ranked hits with the matches highlighted."
+        "search",
+        "app.commands.read",
+        "Search analyses: ranked hits with the matches highlighted, a page at a time.",
     ),
     Entry("history", "app.commands.read", "A user's analyses, newest first."),
     Entry("stats", "app.commands.read", "Analyses per meter, with a bar chart."),
