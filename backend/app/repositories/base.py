@@ -171,7 +171,7 @@ class ReadRepositoryBase(Generic[ModelT, IdT]):
         super().__init_subclass__(**kwargs)
         _translate_public_methods(cls)
 
-    def get(self, id_: IdT) -> ModelT | None:
+    def get(self, id_: IdT, /) -> ModelT | None:
         """The row with this primary key, or None (no query if the session holds it)."""
         return self.db.get(self.model, id_)
 
@@ -192,17 +192,28 @@ class ReadRepositoryBase(Generic[ModelT, IdT]):
             )
         return row
 
-    def _page(self, stmt: Select[ModelT], *, limit: int, after: str | None) -> Page[ModelT]:
-        """One keyset page of ``stmt`` (a ``select(model)`` with any filters)."""
+    def _page(
+        self,
+        stmt: Select[ModelT],
+        *,
+        limit: int,
+        after: str | None,
+        descending: bool = False,
+    ) -> Page[ModelT]:
+        """One keyset page of ``stmt`` (a ``select(model)`` with any filters), in
+        :attr:`keyset` order, or its reverse (newest first, say) with ``descending``."""
         check_limit(limit)
         columns = self._keyset_columns()
-        stmt = stmt.order_by(*columns).limit(limit + 1)
+        order = [c.desc() for c in columns] if descending else columns
+        stmt = stmt.order_by(*order).limit(limit + 1)
         if after is not None:
             key = decode_key(after, [c.type.python_type for c in columns])
             if len(columns) == 1:
-                stmt = stmt.where(columns[0] > key[0])
+                past = columns[0] < key[0] if descending else columns[0] > key[0]
             else:
-                stmt = stmt.where(tuple_(*columns) > tuple_(*key))
+                row, seen = tuple_(*columns), tuple_(*key)
+                past = row < seen if descending else row > seen
+            stmt = stmt.where(past)
         rows = builtins.list(self.db.scalars(stmt))
         items = rows[:limit]
         cursor = None
@@ -228,7 +239,7 @@ class RepositoryBase(ReadRepositoryBase[ModelT, IdT]):
     create_schema: ClassVar[type[BaseModel]]
     update_schema: ClassVar[type[BaseModel]]
 
-    def create(self, data: Input) -> ModelT:
+    def create(self, data: Input, /) -> ModelT:
         """Validate ``data`` with :attr:`create_schema` and add the new row."""
         row = self.model(**self._values(validated(self.create_schema, data), partial=False))
         self._refuse_known_key(row)
@@ -236,7 +247,7 @@ class RepositoryBase(ReadRepositoryBase[ModelT, IdT]):
         self._save()
         return row
 
-    def update(self, id_: IdT, data: Input) -> ModelT:
+    def update(self, id_: IdT, data: Input, /) -> ModelT:
         """Apply the fields set in ``data`` (validated by :attr:`update_schema`)."""
         changes = self._values(validated(self.update_schema, data), partial=True)
         row = self._require(id_)
@@ -245,7 +256,7 @@ class RepositoryBase(ReadRepositoryBase[ModelT, IdT]):
         self._save()
         return row
 
-    def delete(self, id_: IdT) -> bool:
+    def delete(self, id_: IdT, /) -> bool:
         """Delete the row; False when there is none."""
         row = self.get(id_)
         if row is None:

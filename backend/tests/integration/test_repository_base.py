@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.db.database import in_unit_of_work, unit_of_work
 from app.errors import AlreadyExists, InvalidInput, NotFound, UnitOfWorkError
+from app.models.analysis import Analysis
 from app.models.user import User, UserProfile
+from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.base import (
     LIMIT_MAX,
     ReadRepositoryBase,
@@ -25,6 +27,7 @@ from app.repositories.base import (
     validated,
 )
 from app.repositories.meter_repository import MeterRepository
+from app.repositories.pagination import Page
 from app.repositories.profile_repository import ProfileCreate, ProfileRepository
 from app.schemas.user import ProfileUpdate
 
@@ -179,3 +182,41 @@ def test_every_public_method_translates_errors() -> None:
         for name, member in vars(cls).items():
             if inspect.isfunction(member) and not name.startswith("_"):
                 assert getattr(member, "__translating__", False), f"{cls.__name__}.{name}"
+
+
+class _NewestAnalysesFirst(ReadRepositoryBase[Analysis, uuid.UUID]):
+    """What AnalysisRepository.list_for_user becomes on the base."""
+
+    model = Analysis
+    keyset = ("created_at", "id")
+
+    def for_user(self, user_id: int, *, limit: int, after: str | None = None) -> Page[Analysis]:
+        stmt = select(Analysis).where(Analysis.user_id == user_id)
+        return self._page(stmt, limit=limit, after=after, descending=True)
+
+
+def test_descending_keyset_pages_walk_newest_first(db: Session) -> None:
+    user = bare_user(db, "base_newest")
+    moment = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for n in range(5):  # two rows share a timestamp: the id breaks the tie
+        db.add(
+            Analysis(
+                original_text="قفا نبك",
+                normalized_text="قفا نبك",
+                pattern="//o/o",
+                user_id=user.id,
+                created_at=moment + dt.timedelta(minutes=min(n, 3)),
+            )
+        )
+    db.flush()
+    expected = AnalysisRepository(db).list_for_user(user.id, limit=10).items
+    repo = _NewestAnalysesFirst(db)
+    seen: list[Analysis] = []
+    cursor: str | None = None
+    while True:
+        page = repo.for_user(user.id, limit=2, after=cursor)
+        seen.extend(page.items)
+        if (cursor := page.next_cursor) is None:
+            break
+    assert [a.id for a in seen] == [a.id for a in expected]
+    assert len(seen) == 5
