@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     db = database.start()
     ctx = Context(db=db, sizes=sizes, smoke=args.smoke)
+    # A smoke run draws the search plot beside its report, never into docs/.
+    ctx.state["plot_dir"] = md_path.parent if args.smoke else None
     ctx.log(f"throwaway cluster in {db.cluster.root}; migrating")
     try:
         if not args.no_rum:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -229,6 +228,28 @@ def _plot(growth: dict[str, dict[int, tuple[float, float]]], sizes: list[int], p
     plt.close(fig)
 
 
+#: How each class's cost grows past the sizes measured, read from the plans (the "work per
+#: query" table) rather than extrapolated from latencies.
+GROWTH_ARGUMENT = (
+    "Growth from 100k to 1M to 10M rows, from the plans. *Very common words* (the planner "
+    "expects more than `COMMON_MATCHES` = 20,000 matches) walk the primary key backwards and "
+    "stop after the rank window (500 matches): the rows read are about 500 / (share of rows "
+    "matching), the same at any table size for a word of the same share; only the btree "
+    "descent grows (log N). *Other words* with the RUM index are ranked inside the index "
+    "over all their matches and only the page's 21 rows are read from the table: the index "
+    "work grows with the matches (× 10 per 10× rows) but is capped, because a word past "
+    "20,000 matches switches to the window; without RUM the same cap applies to heap reads "
+    "(GIN + `ts_rank_cd` reads every match). *Quoted phrases and whole-word fragments* of "
+    "common words walk the key backwards until 21 phrase matches: bounded while the phrase "
+    "itself is not rare; a phrase of common words that almost never occurs reads up to the "
+    "whole table (× 10 per 10× rows), and at 10M rows that is past the 1 s bound: such a "
+    "search ends in `SearchTooBroad` instead of holding the connection. *Partial and misspelt "
+    "fragments* keep at most 200 candidate rows, but the trigram bitmap they come from grows "
+    "with the table (posting lists ∝ N), and rows that fail the recheck are not capped: "
+    "they grow linearly and are the class to watch at 10M."
+)
+
+
 def steps(rows: int) -> list[int]:
     """The sizes measured: a hundredth, a tenth and all of ``search_rows``."""
     return [rows // 100, rows // 10, rows]
@@ -325,6 +346,7 @@ def run(ctx: Context) -> Section:
             ),
         )
     )
+    section.notes.append(GROWTH_ARGUMENT)
     last = per_size[big]
     common = [
         f"{q} in {last['common_counts'][q]:,} rows (estimate {last['estimates'].get(q, '–'):,})"
@@ -343,7 +365,8 @@ def run(ctx: Context) -> Section:
     )
     try:
         # A smoke run checks the drawing but leaves docs/ alone.
-        path = Path(tempfile.mkdtemp(prefix="bahr-bench-plot-")) / PLOT.name if ctx.smoke else PLOT
+        plot_dir = ctx.state.get("plot_dir")
+        path = Path(plot_dir) / PLOT.name if plot_dir else PLOT
         _plot(growth, sizes, path)
         section.notes.append(f"Plot written to `{path if ctx.smoke else 'docs/' + PLOT.name}`.")
     except ImportError as error:  # matplotlib is a dev dependency
