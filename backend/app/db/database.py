@@ -66,7 +66,7 @@ def mark_failed(session: Session) -> None:
     """Record that a database error happened inside the unit of work owning ``session``:
     PostgreSQL has aborted its transaction, so the unit must not pretend to commit, even
     if the caller caught the error and carried on."""
-    if in_unit_of_work(session):
+    if session.info.get(UNIT_OF_WORK) == _OPEN:
         session.info[UNIT_OF_WORK] = _FAILED
 
 
@@ -88,18 +88,34 @@ def _refuse_inner_commits(session: Session) -> None:
         )
 
 
-def _guard(session: Session) -> None:
-    """Attach the inner-commit guard to a session not made by a :class:`Database`."""
-    if not event.contains(type(session), "before_commit", _refuse_inner_commits) and (
-        not event.contains(session, "before_commit", _refuse_inner_commits)
-    ):
-        event.listen(session, "before_commit", _refuse_inner_commits)
+def _fail_after_inner_rollbacks(session: Session) -> None:
+    # A repository that rolls back by itself (one that still commits per call does, on a
+    # database error) has undone the unit's earlier work: it must not commit the rest.
+    mark_failed(session)
+
+
+_GUARDS = (
+    ("before_commit", _refuse_inner_commits),
+    ("after_rollback", _fail_after_inner_rollbacks),
+)
+
+
+def _guard(target: Session | sessionmaker[Session]) -> None:
+    """Attach the unit of work's guards to a sessionmaker, or to a session that was not
+    made by a :class:`Database` (a test's, say)."""
+    for name, guard in _GUARDS:
+        if isinstance(target, sessionmaker) or not (
+            event.contains(type(target), name, guard) or event.contains(target, name, guard)
+        ):
+            event.listen(target, name, guard)
 
 
 @contextlib.contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Make ``session`` one unit of work: commit once at the end, roll back on any error.
 
+    A commit by anyone else inside it is refused, and after a rollback by anyone else (or a
+    database error that was caught) it refuses to commit what is left.
     Database errors are translated once, here (:func:`app.db.errors.translated`); the
     session is not closed (its owner closes it). Entered on a session that is already a
     unit of work, it joins the outer one: only the outermost scope commits.
@@ -160,7 +176,7 @@ class Database:
             expire_on_commit=False,
             info={READ_ONLY: True},
         )
-        event.listen(self.sessionmaker, "before_commit", _refuse_inner_commits)
+        _guard(self.sessionmaker)
         event.listen(self.read_sessionmaker, "before_flush", _refuse_writes)
         if instrument is not None:
             for engine, engine_name in self._named_engines():

@@ -152,6 +152,20 @@ def test_a_repository_that_commits_per_call_is_refused_inside_a_unit_of_work(
     assert not _user_exists(db, "uow_legacy")
 
 
+def _roll_back_midway(db: Session) -> None:
+    with unit_of_work(db):
+        _Accounts(db).register("uow_before_rollback")
+        db.rollback()  # what a repository that commits per call does on a database error
+        _Accounts(db).register("uow_after_rollback")
+
+
+def test_after_a_rollback_inside_it_a_unit_of_work_commits_nothing(db: Session) -> None:
+    with pytest.raises(UnitOfWorkError):
+        _roll_back_midway(db)
+    assert not _user_exists(db, "uow_before_rollback")
+    assert not _user_exists(db, "uow_after_rollback")
+
+
 def test_outside_a_unit_of_work_a_base_repository_commits_per_call(db: Session) -> None:
     user = _Accounts(db).register("uow_spec")
     assert not db.in_transaction()  # the spec's behaviour: the call committed
