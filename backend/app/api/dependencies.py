@@ -50,6 +50,7 @@ def get_transaction() -> Iterator[Session]:
         )
         with db:
             yield db
+            db.commit()  # flushes what the route left pending; the connection commits next
 
 
 #: ``scope="function"``: the commit happens before the response is sent, so a failed commit

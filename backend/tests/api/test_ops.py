@@ -86,6 +86,9 @@ def transaction_app() -> FastAPI:
         repo = UserRepository(db)
         user = repo.register(user_create(username=username))
         repo.add_xp(user.id, 100)  # the repository commits: only a savepoint is released
+        profile = repo.get_profile(user.id)
+        assert profile is not None
+        profile.bio = "written by the route itself, left for the request to flush"
         if fail:
             raise InvalidInput("fail: asked to", field="fail", rule="asked")
         return {"id": user.id}
@@ -111,5 +114,6 @@ def test_transaction_commits_all_or_nothing(
                 assert stored is not None
                 assert stored.profile is not None
                 assert stored.profile.xp == 100
+                assert stored.profile.bio is not None
     finally:
         _delete_user(username)
