@@ -72,6 +72,13 @@ class Problem(BaseModel):
     errors: list[dict[str, str | None]] | None = None
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status outside the standard's list
+        return "Error"
+
+
 def _problem_type(slug: str) -> str:
     return f"urn:bahr-db:problem:{slug}"
 
@@ -88,7 +95,7 @@ def problem_response(
 ) -> Response:
     body = Problem(
         type=_problem_type(slug),
-        title=HTTPStatus(status).phrase,
+        title=_phrase(status),
         status=status,
         detail=detail,
         field=field,
@@ -177,14 +184,15 @@ async def _handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         if exc.status_code < 200 or exc.status_code in {204, 304}:
             return Response(status_code=exc.status_code, headers=exc.headers)
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        phrase = _phrase(exc.status_code)
+        detail = exc.detail if isinstance(exc.detail, str) else phrase
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
         return problem_response(
             exc.status_code,
             detail,
-            slug=HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-"),
+            slug=phrase.lower().replace(" ", "-"),
             rule=getattr(exc, "rule", None),
             headers=headers,
         )

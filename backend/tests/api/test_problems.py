@@ -146,3 +146,17 @@ def test_a_raw_database_error_outside_a_repository_is_translated(
     response = TestClient(app).get("/raw")
     assert problem(response, 500)["rule"] == "internal"
     assert "no_such_table" not in response.text
+
+
+def test_a_host_http_error_becomes_a_problem_too() -> None:
+    from fastapi import HTTPException
+
+    app = FastAPI()
+    add_problem_handlers(app)
+
+    @app.get("/teapot")
+    def teapot() -> None:
+        raise HTTPException(499, "client went away")
+
+    body = problem(TestClient(app).get("/teapot"), 499)
+    assert (body["title"], body["detail"]) == ("Error", "client went away")
