@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.commands import db as db_commands
 from app.commands.common import console, database, owner_session, session, user_errors
-from app.commands.guide import meters_line, server_will_stop, what_now
+from app.commands.guide import meters_line, print_what_now, server_will_stop
 from app.commands.jsonl import import_lines
 from app.commands.output import plural
 from app.commands.read import hits_table, meters_table, stats_table
@@ -98,4 +98,4 @@ def run() -> None:
                     console.print(line)
             console.print(stats_table(repo.meter_stats()))
         revision = db_commands.current_revision()[0]
-    console.print(what_now(revision=revision, server_stopped=stops))
+    print_what_now(console, revision=revision, server_stopped=stops)

@@ -3,9 +3,8 @@ lives, whether the server still runs, and what to try next."""
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Console
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from app.config import get_settings, mask_url
@@ -41,13 +40,10 @@ def meters_line(seeded: SeedResult, *, first_run: bool) -> str:
     )
 
 
-def what_now(*, revision: str | None, server_stopped: bool) -> Group:
+def print_what_now(console: Console, *, revision: str | None, server_stopped: bool) -> None:
+    """Where the data is, whether the server still runs, and commands to try. Printed with
+    ``soft_wrap``: a path, URL or command is never cut or split, whatever the width."""
     settings = get_settings()
-    commands = Table.grid(padding=(0, 2))
-    commands.add_column(no_wrap=True)
-    commands.add_column()
-    for args, what in TRY:
-        commands.add_row(Text(f"  {CLI} {args}", style="bold"), Text(what))
     if settings.uses_embedded:
         where = f"data:   the project's PostgreSQL cluster in {settings.embedded_dir}"
         if server_stopped:
@@ -60,9 +56,10 @@ def what_now(*, revision: str | None, server_stopped: bool) -> Group:
     else:
         where = f"data:   {mask_url(settings.app_url())} (DATABASE_URL)"
         server = ["server: yours (DATABASE_URL); nothing was started or stopped"]
-    lines = [where, f"schema: {revision} (up to date)", *server, "try:"]
-    return Group(
-        Rule("what now"),
-        *(Text(line, no_wrap=True, overflow="ignore") for line in lines),
-        commands,
-    )
+    console.print(Rule("what now"))
+    for line in (where, f"schema: {revision} (up to date)", *server, "try:"):
+        console.print(Text(line), soft_wrap=True)
+    width = max(len(args) for args, _ in TRY)
+    for args, what in TRY:
+        command = Text(f"  {CLI} {args:<{width}}  ", style="bold")
+        console.print(command.append(what, style=""), soft_wrap=True)

@@ -229,3 +229,18 @@ def test_errors_name_the_file_line_the_field_and_the_rule(cli: Invoke, tmp_path:
     assert errors[3].startswith("created_at must be an ISO 8601 time with its time zone")
     assert errors[4] == "id must be a UUID, got '42'"
     assert not any("Value error" in e or "line" in e for e in errors)
+
+
+def test_a_file_larger_than_a_batch_round_trips_and_repeats_are_counted_once(
+    cli: Invoke, connection: Connection, tmp_path: Path
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(1_100)]
+    lines = [line(id=i, original_text=f"{VERSE} {n}") for n, i in enumerate(ids)]
+    path = write(tmp_path / "big.jsonl", *lines, lines[0], lines[-1])
+    before = count(connection)
+    first = cli("import", str(path))  # with the progress bar
+    assert first.exit_code == 0, first.output
+    assert "1,102 lines: 1,100 stored, 2 already there (kept), 0 skipped" in first.stdout
+    assert count(connection) == before + 1_100
+    again = summary(cli("import", str(path), "--json"))
+    assert (again["stored"], again["already_present"]) == (0, 1_102)

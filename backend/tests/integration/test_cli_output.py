@@ -223,3 +223,50 @@ def test_the_import_progress_bar_shows_percent_count_rate_and_time_left() -> Non
     assert "50%" in shown
     assert "1,234 lines" in shown
     assert "left" in shown
+
+
+def test_json_values_other_than_numbers_and_times_are_text() -> None:
+    from app.commands.output import json_value
+
+    analysis_id = __import__("uuid").uuid4()
+    assert json_value(analysis_id) == str(analysis_id)
+    assert json_value(Decimal("0.9300")) == 0.93
+
+
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [(-1, "confidence must be at least 0"), ("0.12345", "confidence must have at most 4 decimal")],
+)
+def test_range_and_precision_rules_in_words(confidence: object, expected: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        AnalysisCreate.model_validate(
+            {"original_text": "قفا", "pattern": "//o", "confidence": confidence}
+        )
+    assert describe_validation(caught.value).startswith(expected)
+
+
+def test_what_now_on_the_embedded_cluster_says_where_and_whether_it_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from app.commands.guide import print_what_now, server_will_stop
+    from app.config import get_settings
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("MIGRATION_DATABASE_URL", raising=False)
+    monkeypatch.setenv("EMBEDDED_DIR", str(tmp_path / "cluster"))
+    get_settings.cache_clear()
+    try:
+        assert server_will_stop() is True  # nothing runs there
+        for stopped, says in ((True, "make db-start keeps it running"), (False, "still running")):
+            out = io.StringIO()
+            print_what_now(Console(file=out, width=60), revision="0007", server_stopped=stopped)
+            text = out.getvalue()
+            assert says in text
+            assert f"PostgreSQL cluster in {tmp_path / 'cluster'}" in text
+            assert "schema: 0007" in text
+    finally:
+        get_settings.cache_clear()
