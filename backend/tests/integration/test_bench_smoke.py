@@ -65,7 +65,7 @@ def test_smoke_run_writes_every_section(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=600,  # a hang, not a slow machine: several suites may share the cores
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import (
     Connection,
@@ -33,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import NullPool
 
 from app.config import get_settings
 from app.db.base import Base
@@ -50,6 +58,7 @@ from app.metrics.database_metrics import (
     metrics_app,
     metrics_text,
     metrics_wsgi_app,
+    record_statement,
     redact_sql,
     uninstrument,
 )
@@ -747,3 +756,78 @@ def test_tables_given_to_instrument_become_labels(engine: Engine) -> None:
     finally:
         uninstrument(eng)
         eng.dispose()
+
+
+def test_a_refused_registration_leaves_the_registry_as_it_was() -> None:
+    registry = CollectorRegistry()
+    Gauge("bahr_database_pool_size", "Taken by someone else.", registry=registry)
+    with pytest.raises(ValueError, match="Duplicated timeseries"):
+        DatabaseMetrics(registry)  # the pool gauges come last: the others were registered
+    assert [family.name for family in registry.collect()] == ["bahr_database_pool_size"]
+    unregistered = DatabaseMetrics(None)
+    assert unregistered.registry is None
+    unregistered.unregister()  # harmless
+    with pytest.raises(ValueError, match="not registered"):
+        unregistered.text()
+
+
+def samples_of(registry: CollectorRegistry, family_name: str, label: str) -> dict[Any, float]:
+    return {
+        sample.labels[label]: sample.value
+        for family in registry.collect()
+        if family.name == family_name
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def test_renamed_engines_move_their_gauges_and_unpooled_ones_have_none(engine: Engine) -> None:
+    registry = CollectorRegistry()
+    metrics = DatabaseMetrics(registry)
+    pooled = new_engine(engine)
+    unpooled = create_engine(engine.url, poolclass=NullPool)
+    try:
+        instrument(pooled, metrics=metrics, slow_query_ms=0, name="first-name")
+        instrument(pooled, metrics=metrics, name="second-name")
+        instrument(unpooled, metrics=metrics, slow_query_ms=0, name="unpooled")
+        with unpooled.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert samples_of(registry, "bahr_database_pool_size", "engine") == {"second-name": 2}
+    finally:
+        for eng in (pooled, unpooled):
+            uninstrument(eng)
+            eng.dispose()
+
+
+def test_statements_recorded_by_hand_are_labelled_and_logged_like_the_others(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = CollectorRegistry()
+    metrics = DatabaseMetrics(registry)
+    eng = new_engine(engine)
+    try:
+        instrument(eng, metrics=metrics, slow_query_ms=1)
+        with caplog.at_level(logging.WARNING, logger=SLOW_QUERY_LOGGER):
+            copy = "COPY analyses (id) FROM STDIN"
+            record_statement(eng, copy, 5_000_000, operation="INSERT", table="analyses")
+            record_statement(eng, "COPY x FROM STDIN", 10, operation="COPY", table="x")
+        records = slow_records(caplog)
+        assert [(r.statement, r.table) for r in records] == [(copy, "analyses")]  # type: ignore[attr-defined]
+        counted = {
+            (s.labels["operation"], s.labels["table"]): s.value
+            for family in registry.collect()
+            if family.name == "bahr_database_queries"
+            for s in family.samples
+            if s.name == "bahr_database_queries_total"
+        }
+        assert counted == {("INSERT", "analyses"): 1, ("OTHER", "other"): 1}
+    finally:
+        uninstrument(eng)
+        eng.dispose()
+    record_statement(eng, "COPY x FROM STDIN", 10, operation="INSERT", table="analyses")
+    assert (
+        registry.get_sample_value(
+            "bahr_database_queries_total", {"operation": "INSERT", "table": "analyses"}
+        )
+        == 1
+    )  # not instrumented any more: nothing recorded
