@@ -156,13 +156,17 @@ def import_file(
             )
         except LineError as exc:
             db.rollback()
+            bar.update(task, visible=False)  # the error is the last word, not a bar at 0%
+            bar.stop()
             raise fail(f"{path.name}: {exc}; nothing was stored") from None
     if as_json:
         print_json(report.as_json())
     else:
         for number, reason in report.errors:
             err_console.print(
-                f"[yellow]line {number}:[/] {shown(reason)} (skipped)", highlight=False
+                f"[yellow]line {number}:[/] {shown(reason)} (skipped)",
+                highlight=False,
+                soft_wrap=True,
             )
         parts = [f"{report.stored:,} stored"]
         if report.updated or update:
