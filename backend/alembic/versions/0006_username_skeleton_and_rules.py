@@ -16,7 +16,7 @@ Existing rows that break a new rule, or that share a skeleton, stop the upgrade 
 of their ids: rename them first (an upgrade must not rename accounts on its own).
 
 The regular expression and the skeleton computation are frozen here as this revision wrote
-them; ``app.models.rules`` and ``app.text.identifiers`` hold the same for the application.
+them; ``app.rules`` and ``app.text.identifiers`` hold the same for the application.
 
 Revision ID: 0006
 Revises: 0005

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, PlainSerializer, SecretStr
 
-from app.models import rules
+from app import rules
 from app.schemas import meter as schemas_meter
 from app.schemas.analysis import AnalysisCreate, AnalysisHistoryRead, AnalysisResultUpdate, Metadata
 from app.schemas.common import READ_CONFIG, WRITE_CONFIG

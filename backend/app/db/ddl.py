@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, MetaData, event, text
 
-from app.models import rules
+from app import rules
 
 
 @dataclass(frozen=True)

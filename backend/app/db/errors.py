@@ -38,7 +38,7 @@ from app.errors import (
     NotFound,
     ReadOnlySession,
 )
-from app.models.rules import METADATA_MAX_DEPTH
+from app.rules import METADATA_MAX_DEPTH
 from app.text import storable
 
 

@@ -27,9 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import rules
 from app.db.base import Base
 from app.db.ids import new_id
-from app.models import rules
 from app.models.types import ArabicSortable, CreatedAt
 
 if TYPE_CHECKING:

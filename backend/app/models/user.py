@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from app import rules
 from app.db.base import Base
 from app.errors import InvalidInput
-from app.models import rules
 from app.models.types import ArabicSortable, CreatedAt
 from app.text import identifiers, storable
 
@@ -168,7 +168,7 @@ class UserProfile(Base):
     website: Mapped[str | None] = mapped_column(String(255))
 
     #: Derived from ``xp`` by the ``user_profiles_derive_level`` trigger
-    #: (:func:`app.models.rules.level_for_xp`), so it can never disagree with ``xp``.
+    #: (:func:`app.rules.level_for_xp`), so it can never disagree with ``xp``.
     level: Mapped[int] = mapped_column(
         Integer, default=1, server_default=text("1"), server_onupdate=FetchedValue()
     )

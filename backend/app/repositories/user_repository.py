@@ -21,9 +21,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import rules
 from app.db.errors import translate_errors, translated
 from app.errors import InvalidInput, NotFound
-from app.models import rules
 from app.models.user import User, UserProfile, UserRole
 from app.passwords import PasswordHasher, hasher
 from app.schemas.user import (

@@ -1,4 +1,4 @@
-"""Pydantic schemas for analyses. The rules are :mod:`app.models.rules`."""
+"""Pydantic schemas for analyses. The rules are :mod:`app.rules`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.models import rules
+from app import rules
 from app.schemas.common import READ_CONFIG, WRITE_CONFIG, not_blank, storable
 from app.text.arabic import contains_arabic, normalize
 

@@ -1,4 +1,4 @@
-"""Pydantic schemas for users and profiles. The rules are :mod:`app.models.rules`.
+"""Pydantic schemas for users and profiles. The rules are :mod:`app.rules`.
 
 Self-service schemas (:class:`UserCreate`, :class:`UserUpdate`) carry only what a visitor may
 choose; roles and account flags are set through the admin schemas
@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
 from pydantic.networks import validate_email
 
-from app.models import rules
+from app import rules
 from app.models.user import UserRole
 from app.schemas.common import READ_CONFIG, WRITE_CONFIG, not_blank, storable
 from app.text import identifiers

@@ -19,7 +19,7 @@ import unicodedata
 
 import icu
 
-from app.models import rules
+from app import rules
 
 #: General categories never allowed in a username: controls, format characters, surrogates,
 #: private use, unassigned code points and every kind of separator.

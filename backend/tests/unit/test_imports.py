@@ -115,24 +115,8 @@ def _import_each() -> dict[str, str]:
     return results
 
 
-_CYCLE = "app.db.ddl"
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m,
-            marks=pytest.mark.xfail(
-                strict=True, reason="ddl<->models cycle, fixed when rules move"
-            ),
-        )
-        if m == _CYCLE
-        else m
-        for m in _modules()
-    ],
-)
+@pytest.mark.parametrize("module", _modules())
 def test_module_imports_on_its_own(module: str) -> None:
     error = _import_each()[module]
     assert not error, error
