@@ -24,6 +24,21 @@ HELP_TARGET_S = 0.3
 METERS_TARGET_S = 0.8
 
 
+def _bytecode_note() -> str:
+    """Whether imports read compiled bytecode: without it every run compiles SQLAlchemy,
+    pydantic and the rest from source, which is most of a command's start-up."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sqlalchemy.orm.context")
+    cached = spec is not None and spec.cached is not None and Path(spec.cached).exists()
+    writes = not sys.flags.dont_write_bytecode and not os.environ.get("PYTHONDONTWRITEBYTECODE")
+    return (
+        f"Site-packages compiled to bytecode: {'yes' if cached else 'no'}; this environment "
+        f"{'writes' if writes else 'does not write (PYTHONDONTWRITEBYTECODE)'} bytecode. "
+        "`uv sync --compile-bytecode` compiles the venv once at install time."
+    )
+
+
 def _bahr_db() -> list[str]:
     script = Path(sys.executable).with_name("bahr-db")
     return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
@@ -92,5 +107,6 @@ def run(ctx: Context) -> Section:
                 met=medians[name] < goal,
             )
         )
+    section.notes.append(_bytecode_note())
     section.data = {"medians_s": medians, "samples_s": samples}
     return section
