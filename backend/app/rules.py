@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 USERNAME_MIN = 3
 USERNAME_MAX = 50
@@ -36,8 +37,14 @@ LOGIN_MAX = max(USERNAME_MAX, EMAIL_MAX)
 #: A deliberately loose shape check for the database; pydantic's EmailStr does the real work.
 EMAIL_SQL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
-LANGUAGES = ("ar", "en")
-THEMES = ("light", "dark", "system")
+Language = Literal["ar", "en"]
+Theme = Literal["light", "dark", "system"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
+THEMES: tuple[str, ...] = get_args(Theme)
+URL_MAX = 500
+WEBSITE_MAX = 255
+LOCATION_MAX = 100
+PASSWORD_HASH_MAX = 255
 
 #: A verse, or a short poem (≈ 100 lines), in characters.
 TEXT_MAX = 10_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from functools import cache, update_wrapper
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -49,24 +49,12 @@ def check_text(value: str, field: str) -> str:
     return value
 
 
-def check_json(value: Any, field: str, _depth: int = 0) -> None:
-    """:func:`check_text` over every key and string of a JSON document, which may nest at
-    most ``METADATA_MAX_DEPTH`` levels (deeper would exhaust Python's recursion limit)."""
-    if _depth > METADATA_MAX_DEPTH:
-        raise InvalidInput(
-            f"{field}: must not nest deeper than {METADATA_MAX_DEPTH} levels",
-            field=field,
-            rule="max_depth",
-        )
-    if isinstance(value, str):
-        check_text(value, field)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            check_text(str(key), field)
-            check_json(item, field, _depth + 1)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_json(item, field, _depth + 1)
+def check_json(value: Any, field: str) -> None:
+    """:func:`check_text` over every key and string of a JSON document, nested at most
+    ``METADATA_MAX_DEPTH`` levels (:func:`app.text.storable.json_problem`)."""
+    if (found := storable.json_problem(value, METADATA_MAX_DEPTH)) is not None:
+        rule, reason = found
+        raise InvalidInput(f"{field}: {reason}", field=field, rule=rule)
 
 
 @cache

@@ -84,7 +84,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     username: Mapped[str] = mapped_column(String(rules.USERNAME_MAX))
     email: Mapped[str] = mapped_column(String(rules.EMAIL_MAX))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(rules.PASSWORD_HASH_MAX))
     full_name: Mapped[str] = mapped_column(ArabicSortable(rules.FULL_NAME_MAX))
     role: Mapped[UserRole] = mapped_column(
         user_role_enum, default=UserRole.STUDENT, server_default=UserRole.STUDENT.value
@@ -163,9 +163,9 @@ class UserProfile(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     bio: Mapped[str | None] = mapped_column(Text)
-    avatar_url: Mapped[str | None] = mapped_column(String(500))
-    location: Mapped[str | None] = mapped_column(String(100))
-    website: Mapped[str | None] = mapped_column(String(255))
+    avatar_url: Mapped[str | None] = mapped_column(String(rules.URL_MAX))
+    location: Mapped[str | None] = mapped_column(String(rules.LOCATION_MAX))
+    website: Mapped[str | None] = mapped_column(String(rules.WEBSITE_MAX))
 
     #: Derived from ``xp`` by the ``user_profiles_derive_level`` trigger
     #: (:func:`app.rules.level_for_xp`), so it can never disagree with ``xp``.

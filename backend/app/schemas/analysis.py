@@ -20,6 +20,7 @@ from pydantic import (
 from app import rules
 from app.schemas.common import READ_CONFIG, WRITE_CONFIG, not_blank, storable
 from app.text.arabic import contains_arabic, normalize
+from app.text.storable import json_problem
 
 
 def _verse(value: str) -> str:
@@ -30,22 +31,9 @@ def _verse(value: str) -> str:
     return value
 
 
-def _json_strings_storable(value: Any, depth: int = 0) -> None:
-    if depth > rules.METADATA_MAX_DEPTH:
-        raise ValueError(f"must not nest deeper than {rules.METADATA_MAX_DEPTH} levels")
-    if isinstance(value, str):
-        storable(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            storable(str(key))
-            _json_strings_storable(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _json_strings_storable(item, depth + 1)
-
-
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    _json_strings_storable(value)
+    if (found := json_problem(value, rules.METADATA_MAX_DEPTH)) is not None:
+        raise ValueError(found[1])
     try:
         size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
     except (TypeError, ValueError) as exc:

@@ -9,7 +9,7 @@ Every text field's length is checked on the raw input, before any validator norm
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
 from pydantic.networks import validate_email
@@ -60,7 +60,7 @@ Password = Annotated[
     AfterValidator(_password_encodable),
 ]
 HttpUrlStr = Annotated[
-    str, Field(max_length=500, pattern=r"^https?://\S+$"), AfterValidator(storable)
+    str, Field(max_length=rules.URL_MAX, pattern=r"^https?://\S+$"), AfterValidator(storable)
 ]
 
 
@@ -132,10 +132,12 @@ class ProfileUpdate(BaseModel):
 
     bio: Annotated[str, Field(max_length=rules.BIO_MAX), AfterValidator(storable)] | None = None
     avatar_url: HttpUrlStr | None = None
-    location: Annotated[str, Field(max_length=100), AfterValidator(storable)] | None = None
-    website: Annotated[HttpUrlStr, Field(max_length=255)] | None = None
-    preferred_language: Literal["ar", "en"] | None = None
-    theme: Literal["light", "dark", "system"] | None = None
+    location: (
+        Annotated[str, Field(max_length=rules.LOCATION_MAX), AfterValidator(storable)] | None
+    ) = None
+    website: Annotated[HttpUrlStr, Field(max_length=rules.WEBSITE_MAX)] | None = None
+    preferred_language: rules.Language | None = None
+    theme: rules.Theme | None = None
 
     @field_validator("preferred_language", "theme", mode="before")
     @classmethod

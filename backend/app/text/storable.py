@@ -11,6 +11,7 @@ would make a headline ambiguous, so no stored text may contain them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 #: The headline markers (start, stop) that stored text may never contain.
 HEADLINE_MARKERS = ("\ue000", "\ue001")
@@ -42,3 +43,28 @@ def _reason(char: str) -> str:
     if char in HEADLINE_MARKERS:
         return "must not contain U+E000 or U+E001 (reserved for search highlighting)"
     return "must be valid Unicode (lone surrogate found)"
+
+
+def json_problem(value: object, max_depth: int, _depth: int = 0) -> tuple[str, str] | None:
+    """``(rule, reason)`` for a JSON document that cannot be stored, or None when it can.
+
+    Every key and string is checked with :func:`problem` (rule ``storable_text``), and the
+    document may nest at most ``max_depth`` levels (rule ``max_depth``): deeper would exhaust
+    Python's recursion limit before PostgreSQL's own.
+    """
+    if _depth > max_depth:
+        return "max_depth", f"must not nest deeper than {max_depth} levels"
+    if isinstance(value, str):
+        reason = problem(value)
+        return None if reason is None else ("storable_text", reason)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if (reason := problem(str(key))) is not None:
+                return "storable_text", reason
+            if (found := json_problem(item, max_depth, _depth + 1)) is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if (found := json_problem(item, max_depth, _depth + 1)) is not None:
+                return found
+    return None
