@@ -37,6 +37,12 @@ def normalize_url(url: str | URL) -> URL:
     return parsed.set(drivername=_DRIVER)
 
 
+def libpq_url(url: URL) -> str:
+    """``url`` as a libpq URI for psycopg or the pg tools in-process (socket ``host`` query
+    included, password kept): never for an argv, which other users can read."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 #: Query parameters of a libpq URL whose values are secrets.
 SECRET_QUERY_PARAMETERS = ("password", "sslpassword")
 

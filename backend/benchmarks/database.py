@@ -21,16 +21,13 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from sqlalchemy.engine import URL
 
+from app.config import libpq_url
+
 if TYPE_CHECKING:
     from app.db.server import EmbeddedCluster
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 DATABASE = "bahr_bench"
-
-
-def libpq(url: URL) -> str:
-    """A libpq URI for a SQLAlchemy URL (the socket ``host`` query included)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass
@@ -44,15 +41,15 @@ class BenchDatabase:
 
     @property
     def app_dsn(self) -> str:
-        return libpq(self.app_url)
+        return libpq_url(self.app_url)
 
     @property
     def owner_dsn(self) -> str:
-        return libpq(self.owner_url)
+        return libpq_url(self.owner_url)
 
     @property
     def admin_dsn(self) -> str:
-        return libpq(self.admin_url)
+        return libpq_url(self.admin_url)
 
     def owner(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """A raw connection as the schema owner (set-up, VACUUM, TRUNCATE), autocommit."""

@@ -24,6 +24,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
+from app.config import libpq_url
 from app.db import roles
 from app.db.server import EmbeddedCluster
 
@@ -41,13 +42,8 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _libpq(url: URL) -> str:
-    """A libpq conninfo for a SQLAlchemy URL (socket ``host`` query included)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _recreate_database(admin: URL, name: str, owner: str | None = None) -> None:
-    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
@@ -90,7 +86,7 @@ def fresh_database(name: str) -> tuple[URL, URL]:
     admin = ADMIN_URL.set(database=name)
     _recreate_database(ADMIN_URL.set(database="postgres"), name)
     passwords = roles.RolePasswords() if _is_socket(admin) else _TCP_PASSWORDS
-    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         for statement in roles.setup_statements(name, passwords):
             conn.execute(statement.encode())
     return (

@@ -18,11 +18,12 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings
+from app.config import get_settings, libpq_url
 from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 from tests.integration.conftest import Invoke
 
 IMRU = "قِفا نَبْكِ مِنْ ذِكْرى حَبيبٍ وَمَنْزِلِ ... بِسِقْطِ اللِّوى بَيْنَ الدَّخولِ فَحَوْمَلِ"
+
 
 def line(**fields: Any) -> str:
     base = {"original_text": IMRU, "pattern": "//o/o //o/o/o", "detected_meter": "الطويل"}
@@ -277,8 +278,7 @@ def test_backup_and_restore_round_trip(
     assert again.exit_code == 0, again.output
 
     def dump_rows(url: URL) -> list[tuple[Any, ...]]:
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo) as conn:
+        with psycopg.connect(libpq_url(url)) as conn:
             return conn.execute(
                 "SELECT id::text, original_text, convert_to(original_text, 'UTF8') "
                 "FROM analyses UNION ALL "

@@ -24,16 +24,12 @@ from sqlalchemy.engine import URL, make_url
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings, mask_url
+from app.config import get_settings, libpq_url, mask_url
 from app.db import roles
 from app.db.server import find_binaries
 from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 
 CANARY = "canary-pw-71f3"
-
-
-def _libpq(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -133,13 +129,13 @@ def _scram_matches(password: str, verifier: str) -> bool:
 @pytest.fixture
 def app_role_password_restored() -> Iterator[None]:
     """Roles belong to the whole server: put bahr_app's verifier back after the test."""
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(ADMIN_URL), autocommit=True) as conn:
         row = conn.execute(
             "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (roles.APP,)
         ).fetchone()
     assert row is not None
     yield
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(ADMIN_URL), autocommit=True) as conn:
         conn.execute(
             psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                 psycopg.sql.Identifier(roles.APP), psycopg.sql.Literal(row[0])
@@ -148,7 +144,7 @@ def app_role_password_restored() -> Iterator[None]:
 
 
 def _stored_verifier() -> str:
-    with psycopg.connect(_libpq(ADMIN_URL), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(ADMIN_URL), autocommit=True) as conn:
         row = conn.execute(
             "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (roles.APP,)
         ).fetchone()

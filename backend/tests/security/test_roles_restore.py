@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings
+from app.config import get_settings, libpq_url
 from app.db import roles
 from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 
@@ -51,12 +51,8 @@ ORDER BY 1, 2, 3
 """
 
 
-def _libpq(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def privileges(url: URL) -> list[tuple[str, str, str, bool]]:
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         return [tuple(row) for row in conn.execute(PRIVILEGES).fetchall()]  # type: ignore[misc]
 
 
@@ -102,7 +98,7 @@ def test_the_app_role_has_no_temporary_privilege(migrated: URL) -> None:
 
 
 def test_the_app_role_cannot_create_a_temporary_table(database_url: URL, migrated: URL) -> None:
-    with psycopg.connect(_libpq(database_url)) as conn:
+    with psycopg.connect(libpq_url(database_url)) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (roles.APP,)
         with pytest.raises(pg.InsufficientPrivilege):
             conn.execute("CREATE TEMP TABLE analysis_history (id int)")
@@ -113,7 +109,7 @@ def test_a_broken_dump_changes_nothing(
 ) -> None:
     """pg_restore failing half-way never lets psql commit what it had received."""
     owner, app_url = migrated_database("sec_broken_restore")
-    with psycopg.connect(_libpq(owner)) as conn:
+    with psycopg.connect(libpq_url(owner)) as conn:
         conn.execute(
             "INSERT INTO analyses (original_text, normalized_text, pattern) "
             "VALUES ('قفا نبك', 'قفا نبك', '//o/o')"
@@ -129,6 +125,6 @@ def test_a_broken_dump_changes_nothing(
     result = runner.invoke(app, ["restore", str(broken), "--force"])
     assert result.exit_code == 1
     assert "pg_restore failed" in result.stderr
-    with psycopg.connect(_libpq(owner)) as conn:
+    with psycopg.connect(libpq_url(owner)) as conn:
         assert conn.execute("SELECT count(*) FROM analyses").fetchone() == (1,)
     assert privileges(owner) == expected
