@@ -28,7 +28,7 @@ uv:
 	    --disable-pip-version-check uv; }
 
 install: uv
-	cd $(BACKEND) && $(UV) sync --locked --all-extras --quiet
+	cd $(BACKEND) && $(UV) sync --locked --all-extras --compile-bytecode --quiet
 
 run: install
 	$(RUN) bahr-db run
