@@ -87,6 +87,22 @@ _UPDATE = (
 BATCH = 1_000
 
 
+#: The longest line read whole. The largest valid analysis, every character written as a
+#: ``\\uXXXX`` escape, is far below it; past it a line is refused unread, so one huge line
+#: costs neither memory nor normalisation time.
+MAX_LINE_BYTES = 1 << 20
+
+
+def _bounded_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The file's lines, each cut at ``MAX_LINE_BYTES + 1`` bytes (the rest skipped in
+    chunks), so memory stays bounded whatever the file holds."""
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+        yield line
+
+
 class LineError(ValueError):
     """A line that cannot be stored; the message says why, as a person would."""
 
@@ -162,6 +178,9 @@ class Importer:
     # -- reading --------------------------------------------------------------------------
     def parse(self, raw: bytes) -> Line | None:
         """One line of the file; ``None`` for a blank one. Raises :class:`LineError`."""
+        if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            # Refused before decoding, parsing or normalising anything of it.
+            raise LineError(f"longer than {MAX_LINE_BYTES:,} bytes")
         try:
             text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as exc:
@@ -244,7 +263,7 @@ class Importer:
         batch: list[Line] = []
         read = 0
         with translated(self.db), path.open("rb") as handle:
-            for number, chunk in enumerate(handle, start=1):
+            for number, chunk in enumerate(_bounded_lines(handle), start=1):
                 read += len(chunk)
                 raw = chunk[len(BOM) :] if number == 1 and chunk.startswith(BOM) else chunk
                 line = self._line(number, raw)
@@ -279,7 +298,7 @@ class Importer:
             raise LineError(f"line {number}: {reason}")
         self.report.errors.append((number, reason))
         if self.rejects is not None:
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            text = raw[:MAX_LINE_BYTES].decode("utf-8", errors="replace").rstrip("\r\n")
             entry = {"line": number, "error": reason, "text": text}
             self.rejects.write(json.dumps(entry, ensure_ascii=False) + "\n")
 

@@ -244,3 +244,19 @@ def test_a_file_larger_than_a_batch_round_trips_and_repeats_are_counted_once(
     assert count(connection) == before + 1_100
     again = summary(cli("import", str(path), "--json"))
     assert (again["stored"], again["already_present"]) == (0, 1_102)
+
+
+def test_a_huge_line_is_refused_unread_and_the_next_line_still_imports(
+    cli: Invoke, connection: Connection, tmp_path: Path
+) -> None:
+    """Issue 16, item 9: one 3 MB line costs no parsing or normalising (it is refused by its
+    length before either), and reading resumes exactly at the next line."""
+    path = tmp_path / "huge.jsonl"
+    huge = line(original_text="بيت " * 800_000)
+    path.write_text(f"{huge}\n{line()}\n", encoding="utf-8")
+    before = count(connection)
+    result = cli("import", str(path))
+    assert result.exit_code == 3
+    assert "2 lines: 1 stored, 1 skipped" in result.stdout
+    assert "line 1: longer than 1,048,576 bytes" in result.stderr
+    assert count(connection) == before + 1
