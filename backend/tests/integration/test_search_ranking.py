@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from app.config import libpq_url
 from app.errors import InvalidInput
 from app.models.analysis import Analysis
 from app.repositories import analysis_search
@@ -35,7 +36,7 @@ def rum_url() -> URL:
     name = f"{conftest.ADMIN_URL.database}_rum"
     owner, app_url = conftest.fresh_database(name)
     admin = conftest.ADMIN_URL.set(database=name)
-    with psycopg.connect(conftest._libpq(admin), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
             conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
         else:
