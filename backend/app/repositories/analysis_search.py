@@ -5,22 +5,35 @@ Word search: the query goes through :func:`~app.text.arabic.normalize` in Python
 (quotes for phrases, ``or``, ``-`` to exclude) against ``search_vector``. Harakat, hamza forms
 of alef, tatweel, ى/ي, ة/ه and the ال / و / ب / وال / فال prefixes match on either side.
 
-Ranking (``ts_rank_cd``, cover density: words close together and more of an ``or`` query's
-words rank higher; ties go to the newer analysis, then the larger id) runs over the newest
-:data:`RANK_WINDOW` matches. A query with fewer matches is ranked exactly; one with more (a
-very common word) is ranked among its newest matches only, and the page says so:
-``windowed`` is True and ``estimated_total`` is the planner's estimate of all matches. With
-the RUM index (``ix_analyses_search_rum``, created when the ``rum`` extension is installed)
-the newest matches come straight from the index in ``created_at`` order; without it the GIN
-index finds every match and PostgreSQL keeps the newest (correct, slower for common words).
+How a query is answered depends on the planner's estimate of its matches (``EXPLAIN``, from
+the index statistics, no rows read):
 
-Fragment search first tries the fragment as a phrase of whole words (``<->``, the same
-index, newest first); only the rest comes from the trigram index (a substring, or a close
-match for a misspelt fragment), examining at most :data:`FRAGMENT_CANDIDATES` rows.
+* more than :data:`COMMON_MATCHES` (a very common word, e.g. the function words in a large
+  share of all verses): the primary key (time-ordered UUID v7) is walked backwards until
+  :data:`RANK_WINDOW` matches are found, and those are ranked with ``ts_rank_cd``. The page
+  says so: ``windowed`` is True and ``estimated_total`` is the estimate. A user's rows are
+  walked through the user's own index instead;
+* otherwise, with the RUM index (``ix_analyses_search_rum``, migration 0007, where the
+  ``rum`` extension is installed): ranked by RUM's ``<=>`` over every match inside the
+  index, only the page's rows read from the table;
+* otherwise (no RUM): every match through the GIN index, ranked with ``ts_rank_cd``.
+
+Ties go to the newer analysis (``created_at``, then ``id``). Pages are keyset cursors on the
+ranking order. Design notes: RUM's other operator class, ``rum_tsvector_addon_ops`` with
+``created_at`` attached (with or without ``order_by_attach``), was tried for the newest
+matches: on rum 1.3 its index scan still collects and sorts every match (a tuplesort
+spilling to disk for a common word), so it cannot serve a bounded window; the primary key
+does. Function words are not stop words: they stay matchable and inside quoted phrases, and
+the window keeps them cheap.
+
+Fragment search tries the fragment as a phrase of whole words (``<->``, newest first), then
+as a substring, then as a close (misspelt) match from the trigram index, each trigram step
+from at most :data:`FRAGMENT_CANDIDATES` candidate rows.
 
 Every search runs in a transaction of its own with ``SET LOCAL statement_timeout`` (the
-``search_timeout_ms`` setting): past it the caller gets :class:`~app.errors.SearchTooBroad`,
-and the connection goes back to the pool healthy. Every query string is a bound parameter.
+``search_timeout_ms`` setting) and custom plans only: past the time limit the caller gets
+:class:`~app.errors.SearchTooBroad`, and the connection goes back to the pool healthy. Every
+query string is a bound parameter.
 """
 
 from __future__ import annotations
@@ -165,7 +178,7 @@ def _bounded(db: Session) -> Iterator[Connection]:
     timeout_ms = get_settings().search_timeout_ms
     # Custom plans only: psycopg prepares a statement on its 6th run, and a generic plan
     # cannot fold websearch_to_tsquery(bahr_search_fold($1)) to a constant, so it would
-    # run the fold for every row it tests (measured: 1 s instead of 30 ms at 1M rows).
+    # run the fold for every row it tests.
     settings = "set_config('plan_cache_mode', 'force_custom_plan', true)"
     if timeout_ms:
         settings += f", set_config('statement_timeout', '{int(timeout_ms)}', true)"
