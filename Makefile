@@ -10,16 +10,20 @@ UV = $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := cd $(BACKEND) && $(UV) run --locked --no-sync
 COV_MIN ?= 90
 
-.PHONY: help install uv run test lint format docs db-start db-stop bench stress ci-local clean
+.PHONY: help install uv run cli test lint format docs db-start db-stop bench stress ci-local clean
 
 help:
 	@echo "make run      install, start the database if needed, migrate, run the demo"
 	@echo "make test     install, run the whole suite on a throwaway database, with coverage"
+	@echo "make cli ARGS='search الليل'   run bahr-db with ARGS (or backend/.venv/bin/bahr-db)"
 	@echo "make lint     ruff, mypy, workflow schema and zizmor"
+	@echo "make format   ruff format and ruff check --fix"
+	@echo "make docs     redraw the ER diagram in README.md from the models"
 	@echo "make ci-local the GitHub workflow's steps against a local server on :5432"
 	@echo "make db-start / db-stop   the embedded PostgreSQL cluster (.bahr/)"
 	@echo "make stress   the reliability suite at full size -> docs/reliability.md"
 	@echo "make bench    the benchmark suite -> docs/benchmarks.md"
+	@echo "make clean    stop the embedded cluster, remove it, the venv and .tools/"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x $(TOOLS)/bin/uv || { \
@@ -32,6 +36,10 @@ install: uv
 
 run: install
 	$(RUN) bahr-db run
+
+# Any bahr-db command: make cli ARGS="search الليل --json"
+cli: install
+	$(RUN) bahr-db $(ARGS)
 
 test: install
 	$(RUN) pytest --cov --cov-report=term --cov-fail-under=$(COV_MIN)
@@ -62,12 +70,9 @@ stress: install
 bench: install
 	$(RUN) python -m benchmarks $(BENCH_ARGS)
 
-# The ER diagram in README.md, generated from the models.
-PARACELSUS := paracelsus inject ../README.md app.db.base:Base --import-module app.models \
-	--max-enum-members 6
-
+# The ER diagram in README.md, generated from the models (PostgreSQL type names).
 docs: install
-	$(RUN) $(PARACELSUS)
+	$(RUN) python -m tools.er_diagram
 
 db-start: install
 	$(RUN) bahr-db db start
