@@ -1,7 +1,9 @@
 """SQLAlchemy declarative base and session management (the spec's contract).
 
-``Base``, ``engine``, ``SessionLocal`` and ``get_db`` keep the spec's names. Creating the
-engine does not connect: the first checkout does.
+``Base``, ``engine``, ``SessionLocal`` and ``get_db`` keep the spec's names. ``engine`` and
+``SessionLocal`` (and ``read_engine``, ``ReadSessionLocal``) are those of the process's
+default :class:`app.db.database.Database`, built on first use: importing this module builds
+no engine and attaches no listener, and building the engine does not connect.
 
 Beside them, ``read_engine``, ``ReadSessionLocal`` and ``get_read_db`` serve requests that
 only read: their connections are in autocommit and read-only (``default_transaction_read_only``
@@ -15,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
@@ -26,7 +28,6 @@ from sqlalchemy.types import Uuid
 
 from app.config import Settings, get_settings
 from app.db.liveness import install_socket_check
-from app.errors import ReadOnlySession
 
 #: Every index and constraint gets a stable, explicit name, so migrations never hold
 #: ``None`` names and a downgrade never has to guess.
@@ -127,42 +128,32 @@ def _keep_read_only(engine: Engine) -> None:
         raise exc.DisconnectionError("a read-only connection was switched to read-write")
 
 
-engine: Engine = make_engine()
+# -- the spec's names, as lazily created defaults ----------------------------------------------
+# ``engine``, ``SessionLocal``, ``read_engine`` and ``ReadSessionLocal`` are those of the
+# process's default :class:`app.db.database.Database`, built on first use: importing this
+# module builds no engine and attaches no listener.
+if TYPE_CHECKING:
+    engine: Engine
+    SessionLocal: sessionmaker[Session]
+    read_engine: Engine
+    ReadSessionLocal: sessionmaker[Session]
 
-#: Sessions do not expire loaded objects on commit: a repository that commits can return
-#: its rows to the caller without a reload round trip.
-SessionLocal: sessionmaker[Session] = sessionmaker(
-    bind=engine, autoflush=False, expire_on_commit=False
-)
-
-#: For requests that only read. A pool of its own (the same size settings), so that no
-#: connection ever switches between autocommit and transactions.
-read_engine: Engine = make_engine(read_only=True)
-
-ReadSessionLocal: sessionmaker[Session] = sessionmaker(
-    bind=read_engine, autoflush=False, expire_on_commit=False, info={"read_only": True}
-)
+_DEFAULTS = frozenset({"engine", "SessionLocal", "read_engine", "ReadSessionLocal"})
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_in_read_sessions(session: Session, _ctx: object, _objs: object) -> None:
-    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
-        raise ReadOnlySession(
-            "this session only reads (ReadSessionLocal / get_read_db); write through "
-            "SessionLocal / get_db",
-            rule="read_only",
-        )
+def __getattr__(name: str) -> object:
+    if name not in _DEFAULTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from app.db.database import get_database
 
-
-def _session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    db = factory()
-    try:
-        yield db
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
+    db = get_database()
+    if name == "engine":
+        return db.write_engine
+    if name == "SessionLocal":
+        return db.sessionmaker
+    if name == "read_engine":
+        return db.read_engines[0]
+    return db.read_sessionmaker
 
 
 def get_db() -> Iterator[Session]:
@@ -173,22 +164,14 @@ def get_db() -> Iterator[Session]:
         @app.get("/users/{user_id}")
         def read_user(user_id: int, db: Session = Depends(get_db)): ...
     """
-    yield from _session_scope(SessionLocal)
+    from app.db.database import get_database
+
+    yield from get_database().session_dependency()
 
 
 def get_read_db() -> Iterator[Session]:
     """FastAPI dependency for read-only requests: like :func:`get_db`, on
     :data:`ReadSessionLocal` (one round trip per query; writes are refused)."""
-    yield from _session_scope(ReadSessionLocal)
+    from app.db.database import get_database
 
-
-def _instrument_application_engine() -> None:
-    # Imported here: the metrics module reads Base.metadata for its table labels.
-    from app.metrics.database_metrics import instrument
-
-    if get_settings().metrics_enabled:
-        instrument(engine)
-        instrument(read_engine, name="read")
-
-
-_instrument_application_engine()
+    yield from get_database().read_session_dependency()

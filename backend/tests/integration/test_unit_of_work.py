@@ -316,10 +316,13 @@ def test_the_owner_database_writes_as_the_schema_owner(engine: Engine) -> None:
         owner.dispose()
 
 
-def test_get_database_is_one_lazy_default(engine: Engine) -> None:
-    # The process's own default is set aside, not disposed: other code holds its engines.
+def test_get_database_is_one_lazy_default(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The process's own default is set aside, not disposed: other code holds its engines,
+    # and its metrics hold the name "app", so the stand-ins here are built without metrics.
     saved = list(database_module._default)
     database_module._default.clear()
+    monkeypatch.setenv("METRICS_ENABLED", "false")
+    get_settings.cache_clear()
     try:
         first = get_database()
         assert get_database() is first
@@ -332,6 +335,8 @@ def test_get_database_is_one_lazy_default(engine: Engine) -> None:
         reset_database()
     finally:
         database_module._default[:] = saved
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 def test_a_unit_of_work_on_a_test_connection_uses_savepoints(connection: Connection) -> None:

@@ -142,10 +142,6 @@ assert not event.contains(Session, "before_flush", app.db.database._refuse_write
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.db.base still builds its engines at import (to become lazy defaults)",
-)
 def test_importing_the_data_layer_builds_no_engine() -> None:
     done = _python(_NOTHING_BUILT)
     assert done.returncode == 0, done.stderr
