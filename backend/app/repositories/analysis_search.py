@@ -399,17 +399,20 @@ def _page(
 ) -> SearchPage:
     tagged = [(part.phase, row) for part in parts for row in part.rows]
     found = _load(db, [row.id for _, row in tagged[:limit]])
+    # A row deleted by another transaction between the search and the load is gone: it is
+    # left out, and the cursor follows the last row shown (only deleted rows lay between).
+    shown = [(phase, row) for phase, row in tagged[:limit] if row.id in found]
     hits = [
         AnalysisSearchHit(
             analysis=found[row.id],
             rank=float(row.rank),
             headline=_headline(found[row.id].original_text, row.headline, words),
         )
-        for _, row in tagged[:limit]
+        for _, row in shown
     ]
     next_cursor = None
-    if len(tagged) > limit:
-        phase, last = tagged[limit - 1]
+    if len(tagged) > limit and shown:
+        phase, last = shown[-1]
         next_cursor = _encode_cursor(phase, float(last.rank), found[last.id].created_at, last.id)
     return SearchPage(hits, next_cursor=next_cursor, windowed=windowed, estimated_total=total)
 
