@@ -45,7 +45,7 @@ def create_analysis(body: AnalysisCreateBody, user: CurrentUser, db: DbSession) 
 def list_my_analyses(
     user: CurrentUser,
     db: ReadDbSession,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Cursor = None,
 ) -> AnalysisPage:
     """The current user's analyses, newest first, a page at a time."""

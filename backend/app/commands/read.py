@@ -92,7 +92,7 @@ def search(  # noqa: PLR0917 - typer reads each option by name
 @user_errors
 def history(
     username: str = typer.Argument(...),
-    limit: int = typer.Option(20, min=1, max=200),
+    limit: int = typer.Option(20, min=1, max=100),
     before: str | None = typer.Option(None, help="cursor from the previous page"),
     as_json: bool = typer.Option(False, "--json", help="JSON output"),
 ) -> None:

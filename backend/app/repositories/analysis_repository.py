@@ -2,6 +2,9 @@
 
 Search lives in :mod:`app.repositories.analysis_search`; :class:`AnalysisRepository` exposes it
 as :meth:`~AnalysisRepository.search` and :meth:`~AnalysisRepository.search_fragment`.
+
+Built on :class:`app.repositories.base.RepositoryBase`: writes flush inside a unit of work
+(which commits once) and commit on any other session; errors are translated once, by the base.
 """
 
 from __future__ import annotations
@@ -12,21 +15,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from time import perf_counter_ns
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import psycopg
-from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, func, select, text, tuple_
+from pydantic import BaseModel
+from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.db.errors import translate, translate_errors, translated
+from app.db.database import in_unit_of_work, mark_failed
 from app.db.ids import new_id
-from app.errors import InvalidInput, NotFound
+from app.errors import BahrDataError, InvalidInput, NotFound
 from app.metrics.database_metrics import record_statement
 from app.models.analysis import Analysis, AnalysisHistory
 from app.repositories.analysis_search import AnalysisSearchHit, search, search_fragment
+from app.repositories.base import DEFAULT_LIMIT, RepositoryBase, validated
 from app.repositories.meter_repository import MeterRepository
-from app.repositories.pagination import Page, decode_cursor, encode_cursor
+from app.repositories.pagination import Page
 from app.schemas.analysis import AnalysisCreate, AnalysisResultUpdate
 from app.text.arabic import normalize
 
@@ -72,6 +77,13 @@ SELECT m.name_arabic, CASE WHEN m.id IS NULL THEN a.detected_meter END AS label,
 
 
 NewAnalysis = AnalysisCreate | Mapping[str, Any]
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def _as(schema: type[SchemaT], data: SchemaT | Mapping[str, Any]) -> SchemaT:
+    # create and update_result raise pydantic's own ValidationError, as they always have
+    # (the API reports it field by field); bulk_create raises InvalidInput naming the item.
+    return data if isinstance(data, schema) else schema.model_validate(data)
 
 
 @dataclass(frozen=True)
@@ -93,25 +105,28 @@ def as_uuid(value: uuid.UUID | str, field: str = "analysis_id") -> uuid.UUID:
         raise InvalidInput(f"{field}: not a valid UUID", field=field, rule="uuid") from None
 
 
-@translate_errors
-class AnalysisRepository:
+class AnalysisRepository(RepositoryBase[Analysis, uuid.UUID]):
     """Repository for analyses and their result history."""
 
+    model = Analysis
+    create_schema = AnalysisCreate
+    update_schema = AnalysisResultUpdate
+    id_field = "analysis_id"
+    keyset = ("created_at", "id")
+
     def __init__(self, db: Session) -> None:
-        self.db = db
+        super().__init__(db)
         self.meters = MeterRepository(db)
         self._meter_ids: dict[str, int | None] = {}
 
     # -- writing --------------------------------------------------------------------------
-    def create(
-        self, data: AnalysisCreate | Mapping[str, Any], *, user_id: int | None = None
+    def create(  # type: ignore[override]
+        self, data: AnalysisCreate | Mapping[str, Any], /, *, user_id: int | None = None
     ) -> Analysis:
         """Store one analysis: ``normalized_text`` and ``meter_id`` are derived here."""
-        data = data if isinstance(data, AnalysisCreate) else AnalysisCreate.model_validate(data)
-        analysis = Analysis(**self._row(data, user_id))
-        with translated(self.db):
-            self.db.add(analysis)
-            self.db.commit()
+        analysis = Analysis(**self._row(_as(AnalysisCreate, data), user_id))
+        self.db.add(analysis)
+        self._save()
         return analysis
 
     def bulk_create(
@@ -132,7 +147,7 @@ class AnalysisRepository:
         """
         batch: list[dict[str, Any]] = []
         ids: list[uuid.UUID] = []
-        with translated(self.db):
+        try:
             for index, entry in enumerate(items):
                 data, owner = entry if isinstance(entry, tuple) else (entry, user_id)
                 # Meter names are resolved here, between COPYs: a COPY in progress holds
@@ -143,7 +158,12 @@ class AnalysisRepository:
                     batch = []
             if batch:
                 ids.extend(self._copy(batch))
-            self.db.commit()
+        except BahrDataError:
+            # A bad item after some batches were streamed: none of them may be kept, here
+            # or by a unit of work that caught the error (it then refuses to commit).
+            self._abandon()
+            raise
+        self._save()
         return ids
 
     def update_result(
@@ -154,18 +174,11 @@ class AnalysisRepository:
         user_id: int | None = None,
     ) -> Analysis:
         """Apply a re-run or a correction; the database records before and after."""
-        if not isinstance(data, AnalysisResultUpdate):
-            data = AnalysisResultUpdate.model_validate(data)
+        changes = self._values(_as(AnalysisResultUpdate, data), partial=True)
         analysis = self._require(analysis_id, user_id)
-        changes = data.model_dump(exclude_unset=True)
-        if "detected_meter" in changes:
-            changes["meter_id"] = self._meter_id(changes["detected_meter"])
-        if "metadata" in changes:
-            changes["meta"] = changes.pop("metadata") or {}
         for key, value in changes.items():
             setattr(analysis, key, value)
-        with translated(self.db):
-            self.db.commit()
+        self._save()
         return analysis
 
     def delete(self, analysis_id: uuid.UUID | str, *, user_id: int | None = None) -> bool:
@@ -177,37 +190,29 @@ class AnalysisRepository:
         stmt = delete(Analysis).where(Analysis.id == as_uuid(analysis_id))
         if user_id is not None:
             stmt = stmt.where(Analysis.user_id == user_id)
-        with translated(self.db):
-            deleted = self.db.execute(stmt.returning(Analysis.id)).first() is not None
-            self.db.commit()
+        deleted = self.db.execute(stmt.returning(Analysis.id)).first() is not None
+        self._save()
         return deleted
 
     # -- reading --------------------------------------------------------------------------
-    def get(self, analysis_id: uuid.UUID | str) -> Analysis | None:
+    def get(self, analysis_id: uuid.UUID | str, /) -> Analysis | None:
         params = {"analysis_id": as_uuid(analysis_id)}
         return self.db.execute(_BY_ID, params).scalar_one_or_none()
 
     def list_for_user(
-        self, user_id: int, *, limit: int = 20, before: str | None = None
+        self, user_id: int, *, limit: int = DEFAULT_LIMIT, before: str | None = None
     ) -> Page[Analysis]:
-        """A user's analyses, newest first, keyset-paginated on ``(created_at, id)``."""
-        if not 1 <= limit <= 200:
-            raise InvalidInput("limit: must be between 1 and 200", field="limit", rule="range")
-        stmt = (
-            select(Analysis)
-            .where(Analysis.user_id == user_id)
-            .order_by(Analysis.created_at.desc(), Analysis.id.desc())
-            .limit(limit + 1)
-        )
-        if before is not None:
-            created_at, row_id = decode_cursor(before)
-            stmt = stmt.where(tuple_(Analysis.created_at, Analysis.id) < tuple_(created_at, row_id))
-        rows = list(self.db.scalars(stmt))
-        items = rows[:limit]
-        cursor = None
-        if len(rows) > limit:
-            cursor = encode_cursor(items[-1].created_at, items[-1].id)
-        return Page(items=items, next_cursor=cursor)
+        """A user's analyses, newest first, keyset-paginated on ``(created_at, id)``;
+        ``limit`` from 1 to 100 (the base's one rule)."""
+        stmt = select(Analysis).where(Analysis.user_id == user_id)
+        try:
+            return self._page(stmt, limit=limit, after=before, descending=True)
+        except InvalidInput as exc:
+            if exc.field != "after":
+                raise
+            raise InvalidInput(
+                "before: not a cursor returned by this API", field="before", rule="cursor"
+            ) from None
 
     def history(self, analysis_id: uuid.UUID | str) -> list[AnalysisHistory]:
         """Every recorded event of an analysis's result, oldest first (kept after delete)."""
@@ -255,16 +260,21 @@ class AnalysisRepository:
 
     # -- helpers --------------------------------------------------------------------------
     def _validated(self, item: NewAnalysis, index: int) -> AnalysisCreate:
-        if isinstance(item, AnalysisCreate):
-            return item
         try:
-            return AnalysisCreate.model_validate(item)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "item"
+            return validated(AnalysisCreate, item)
+        except InvalidInput as exc:
+            field = exc.field or "item"
+            detail = exc.message.removeprefix(f"{exc.field}: ")
             raise InvalidInput(
-                f"items[{index}].{field}: {first['msg']}", field=field, rule=first["type"]
+                f"items[{index}].{field}: {detail}", field=field, rule=exc.rule
             ) from exc
+
+    def _abandon(self) -> None:
+        """Undo this session's work after a failure that no database error reported."""
+        if in_unit_of_work(self.db):
+            mark_failed(self.db)
+        else:
+            self.db.rollback()
 
     def _meter_id(self, label: str | None) -> int | None:
         if label is None:
@@ -274,20 +284,20 @@ class AnalysisRepository:
             self._meter_ids[label] = None if meter is None else meter.id
         return self._meter_ids[label]
 
+    def _values(self, data: BaseModel, *, partial: bool) -> dict[str, Any]:
+        """The base's column values, plus the derived ones: ``normalized_text`` from the
+        text, ``meter_id`` from the label; no metadata is stored as ``{}``."""
+        values = super()._values(data, partial=partial)
+        if "original_text" in values:
+            values["normalized_text"] = normalize(values["original_text"])
+        if "detected_meter" in values:
+            values["meter_id"] = self._meter_id(values["detected_meter"])
+        if "meta" in values:
+            values["meta"] = values["meta"] or {}
+        return values
+
     def _row(self, data: AnalysisCreate, user_id: int | None) -> dict[str, Any]:
-        return {
-            "id": new_id(),
-            "user_id": user_id,
-            "original_text": data.original_text,
-            "normalized_text": normalize(data.original_text),
-            "pattern": data.pattern,
-            "detected_meter": data.detected_meter,
-            "meter_id": self._meter_id(data.detected_meter),
-            "confidence": data.confidence,
-            "syllable_count": data.syllable_count,
-            "processing_time_ms": data.processing_time_ms,
-            "meta": data.metadata,
-        }
+        return {"id": new_id(), "user_id": user_id, **self._values(data, partial=False)}
 
     def _copy(self, rows: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
         connection = self.db.connection()
@@ -298,12 +308,13 @@ class AnalysisRepository:
                 for row in rows:
                     copy.write_row(_copy_values(row))
         except psycopg.Error as error:  # the driver's own: SQLAlchemy never saw this COPY
-            raise translate(error) from error
+            # Wrapped as SQLAlchemy would: the base translates it once, and rolls back.
+            raise DBAPIError.instance(_COPY, None, error, psycopg.Error) from error
         elapsed = perf_counter_ns() - start
         record_statement(connection.engine, _COPY, elapsed, operation="INSERT", table="analyses")
         return [row["id"] for row in rows]
 
-    def _require(self, analysis_id: uuid.UUID | str, user_id: int | None) -> Analysis:
+    def _require(self, analysis_id: uuid.UUID | str, user_id: int | None = None) -> Analysis:
         analysis = self.get(analysis_id)
         if analysis is None or (user_id is not None and analysis.user_id != user_id):
             raise NotFound(
