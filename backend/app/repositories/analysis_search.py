@@ -277,7 +277,7 @@ def _ranked_sql(tsq: str, *, scan: tuple[str, str], filters: str, cursor: bool) 
         else ""
     )
     return f"""
-SELECT a.id, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
+SELECT a.id, a.created_at, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
   FROM (SELECT id, created_at, ts_rank_cd(search_vector, {tsq}) AS rank,
                count(*) OVER () AS matched,
                row_number() OVER (ORDER BY {order}) AS age
@@ -301,7 +301,7 @@ def _rum_sql(*, filters: str, cursor: bool) -> str:
         else ""
     )
     return f"""
-SELECT a.id, w.dist AS rank, 0 AS matched, {_HEADLINE.format(tsq=_TSQ)} AS headline
+SELECT a.id, a.created_at, w.dist AS rank, 0 AS matched, {_HEADLINE.format(tsq=_TSQ)} AS headline
   FROM (SELECT id, created_at, {dist} AS dist FROM analyses
          WHERE search_vector @@ {_TSQ}{filters}{after}
          ORDER BY {dist}, created_at DESC, id DESC LIMIT :limit) AS w
@@ -317,7 +317,8 @@ def _phrase_sql(*, common: bool, filters: str, cursor: bool) -> str:
     match = f"(search_vector @@ {_PHRASE}) IS TRUE" if common else f"search_vector @@ {_PHRASE}"
     after = " AND id < :id" if cursor else ""
     return f"""
-SELECT a.id, 1.0::real AS rank, 0 AS matched, {_HEADLINE.format(tsq=_PHRASE)} AS headline
+SELECT a.id, a.created_at, 1.0::real AS rank, 0 AS matched,
+       {_HEADLINE.format(tsq=_PHRASE)} AS headline
   FROM (SELECT id FROM analyses
          WHERE {match}{filters}{after}
          ORDER BY id DESC LIMIT :limit) AS p
@@ -339,7 +340,7 @@ def _trigram_sql(match: str, *, filters: str, cursor: bool) -> str:
         else ""
     )
     return f"""
-SELECT a.id, w.rank, w.matched, NULL AS headline
+SELECT a.id, a.created_at, w.rank, w.matched, NULL AS headline
   FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
                count(*) OVER () AS matched
           FROM (SELECT id, created_at, normalized_text FROM analyses
@@ -398,22 +399,21 @@ def _page(
     total: int,
 ) -> SearchPage:
     tagged = [(part.phase, row) for part in parts for row in part.rows]
+    # Read committed: a row deleted between the two statements is left out, not an error.
     found = _load(db, [row.id for _, row in tagged[:limit]])
-    # A row deleted by another transaction between the search and the load is gone: it is
-    # left out, and the cursor follows the last row shown (only deleted rows lay between).
-    shown = [(phase, row) for phase, row in tagged[:limit] if row.id in found]
     hits = [
         AnalysisSearchHit(
             analysis=found[row.id],
             rank=float(row.rank),
             headline=_headline(found[row.id].original_text, row.headline, words),
         )
-        for _, row in shown
+        for _, row in tagged[:limit]
+        if row.id in found
     ]
     next_cursor = None
-    if len(tagged) > limit and shown:
-        phase, last = shown[-1]
-        next_cursor = _encode_cursor(phase, float(last.rank), found[last.id].created_at, last.id)
+    if len(tagged) > limit:
+        phase, last = tagged[limit - 1]
+        next_cursor = _encode_cursor(phase, float(last.rank), last.created_at, last.id)
     return SearchPage(hits, next_cursor=next_cursor, windowed=windowed, estimated_total=total)
 
 
