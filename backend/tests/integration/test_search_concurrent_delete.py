@@ -2,7 +2,7 @@
 
 Search finds ids first (in its own bounded transaction) and then loads the analyses; a
 concurrent delete in between used to raise a bare ``KeyError`` (seen by the reliability mix).
-The page now leaves the row out, and the cursor follows the last row shown.
+The page now leaves the row out; the cursor comes from the ranked rows themselves.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.analysis_search import _page, _Rows
 
-Row = namedtuple("Row", "id rank matched headline")
+Row = namedtuple("Row", "id rank matched headline created_at")
 
 
 def test_a_hit_deleted_before_it_is_loaded_is_left_out(db: Session) -> None:
     repo = AnalysisRepository(db)
     kept = [repo.create({"original_text": f"قفا نبك {n}", "pattern": "//o/o"}) for n in range(3)]
     gone = uuid.uuid4()  # found by the search, deleted before the load
-    rows = [Row(kept[0].id, 0.9, 4, None), Row(gone, 0.8, 4, None), Row(kept[1].id, 0.7, 4, None)]
-    rows.append(Row(kept[2].id, 0.6, 4, None))
+    ranked = [(kept[0].id, 0.9), (gone, 0.8), (kept[1].id, 0.7), (kept[2].id, 0.6)]
+    rows = [Row(i, rank, 4, None, kept[0].created_at) for i, rank in ranked]
 
     page = _page(db, [_Rows(rows, 4, 1)], limit=3, words=["قفا"], windowed=False, total=4)
 
