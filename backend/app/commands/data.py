@@ -86,7 +86,7 @@ def users_create(
 def users_list(
     role: UserRole | None = typer.Option(None, case_sensitive=False),
     include_deleted: bool = typer.Option(False, "--include-deleted"),
-    limit: int = typer.Option(50, min=1, max=500),
+    limit: int = typer.Option(50, min=1, max=100),
     as_json: bool = typer.Option(False, "--json", help="JSON output"),
 ) -> None:
     """List users, oldest first."""

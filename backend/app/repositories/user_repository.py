@@ -1,4 +1,10 @@
-"""Accounts and profiles. Keeps the spec's methods; every write commits.
+"""Accounts and profiles. Keeps the spec's methods (``get_by_id``, ``get_by_email``,
+``get_by_username``, ``create``, ``update``, ``delete``, ``authenticate``).
+
+Built on :class:`app.repositories.base.RepositoryBase`: every write commits on a plain session
+(the spec's behaviour) and only flushes inside a unit of work, which commits once; errors are
+translated once, by the base. Profiles are written through
+:class:`app.repositories.profile_repository.ProfileRepository`.
 
 Lookups by username or email are case-insensitive and served by the ``lower(…)`` unique
 indexes; a username is looked up in NFKC form, as it is stored. A login containing ``@`` is
@@ -14,7 +20,7 @@ them) but are refused by :meth:`UserRepository.authenticate` and hidden from
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, SecretStr, TypeAdapter
 from sqlalchemy import bindparam, func, select
@@ -22,10 +28,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app import rules
-from app.db.errors import translate_errors, translated
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput
 from app.models.user import User, UserProfile, UserRole
 from app.passwords import PasswordHasher, hasher
+from app.repositories.base import DEFAULT_LIMIT, Input, RepositoryBase, encode_key
+from app.repositories.profile_repository import ProfileCreate, ProfileRepository
 from app.schemas.user import (
     AdminUserCreate,
     AdminUserUpdate,
@@ -96,12 +103,16 @@ def _validated(schema: type[M], data: M | Mapping[str, Any]) -> M:
     return data if type(data) is schema else schema.model_validate(data)
 
 
-@translate_errors
-class UserRepository:
+class UserRepository(RepositoryBase[User, int]):
     """Repository for user accounts and their profiles."""
 
+    model = User
+    create_schema = UserCreate
+    update_schema = UserUpdate
+    id_field = "user_id"
+
     def __init__(self, db: Session, *, password_hasher: PasswordHasher | None = None) -> None:
-        self.db = db
+        super().__init__(db)
         self.hasher = password_hasher or hasher
 
     # -- the spec's methods ---------------------------------------------------------------
@@ -121,31 +132,30 @@ class UserRepository:
         name = identifiers.nfkc(key)
         return self.db.execute(_BY_USERNAME, {"name": name}).scalar_one_or_none()
 
-    def create(self, user: User) -> User:
-        """Insert a ready-made ``User`` (its ``password_hash`` already hashed)."""
-        with translated(self.db):
-            self.db.add(user)
-            self.db.commit()
-        self.db.refresh(user)
+    def create(self, user: User | Input, /) -> User:
+        """Insert a ready-made ``User`` (the spec's form: its ``password_hash`` already
+        hashed), or register an account from :class:`UserCreate` data (:meth:`register`).
+        The database's values (``id``, timestamps) are fetched by the INSERT itself."""
+        if not isinstance(user, User):
+            # Any other schema's instance is refused by register's own validation.
+            return self.register(cast("UserCreate | Mapping[str, Any]", user))
+        self.db.add(user)
+        self._save()
         return user
 
-    def update(self, user: User) -> User:
-        """Commit the changes made to ``user``."""
-        with translated(self.db):
-            self.db.add(user)
-            self.db.commit()
-        self.db.refresh(user)
-        return user
+    def update(self, user_or_id: User | int, data: Input | None = None, /) -> User:
+        """Save the changes made to ``user`` (the spec's form), or apply ``data`` to the
+        user with that id as :meth:`update_user` does (self-service fields only)."""
+        if isinstance(user_or_id, User) and data is None:
+            self.db.add(user_or_id)
+            self._save()
+            return user_or_id
+        user_id = user_or_id.id if isinstance(user_or_id, User) else user_or_id
+        return self.update_user(user_id, cast("UserUpdate | Mapping[str, Any]", data or {}))
 
-    def delete(self, user_id: int) -> bool:
+    def delete(self, user_id: int, /) -> bool:
         """Hard delete: the profile goes with the user; their analyses stay, anonymous."""
-        user = self.get_by_id(user_id)
-        if user is None:
-            return False
-        with translated(self.db):
-            self.db.delete(user)
-            self.db.commit()
-        return True
+        return super().delete(user_id)
 
     # -- accounts -------------------------------------------------------------------------
     def register(self, data: UserCreate | Mapping[str, Any]) -> User:
@@ -209,7 +219,7 @@ class UserRepository:
         user.password_hash = self.hasher.hash(new_secret.get_secret_value())
         return self.update(user)
 
-    def update_user(self, user_id: int, data: UserUpdate | Mapping[str, Any]) -> User:
+    def update_user(self, user_id: int, data: UserUpdate | Mapping[str, Any], /) -> User:
         """Changes a user may make to their own account (not the role or the flags)."""
         return self._apply(user_id, _validated(UserUpdate, data))
 
@@ -235,22 +245,20 @@ class UserRepository:
         role: UserRole | str | None = None,
         active: bool | None = None,
         include_deleted: bool = False,
-        limit: int = 50,
+        limit: int = DEFAULT_LIMIT,
         after: int | None = None,
     ) -> list[User]:
-        """Users by ascending id, keyset-paginated: pass the last id seen as ``after``."""
-        if not 1 <= limit <= 500:
-            raise InvalidInput("limit: must be between 1 and 500", field="limit", rule="range")
-        stmt = select(User).order_by(User.id).limit(limit)
+        """Users by ascending id, keyset-paginated: pass the last id seen as ``after``;
+        ``limit`` from 1 to 100 (the base's one rule)."""
+        stmt = select(User)
         if role is not None:
             stmt = stmt.where(User.role == _role(role))
         if active is not None:
             stmt = stmt.where(User.is_active.is_(active))
         if not include_deleted:
             stmt = stmt.where(User.deleted_at.is_(None))
-        if after is not None:
-            stmt = stmt.where(User.id > after)
-        return list(self.db.scalars(stmt))
+        cursor = None if after is None else encode_key([after])
+        return list(self._page(stmt, limit=limit, after=cursor).items)
 
     # -- profiles -------------------------------------------------------------------------
     def add_xp(self, user_id: int, amount: int) -> UserProfile:
@@ -271,27 +279,23 @@ class UserRepository:
         stmt = upsert.on_conflict_do_update(
             index_elements=[UserProfile.user_id], set_={"xp": UserProfile.xp + upsert.excluded.xp}
         ).returning(UserProfile)
-        with translated(self.db):
-            profile = self.db.scalars(stmt, execution_options={"populate_existing": True}).one()
-            self.db.commit()
+        profile = self.db.scalars(stmt, execution_options={"populate_existing": True}).one()
+        self._save()
         return profile
 
     def get_profile(self, user_id: int) -> UserProfile | None:
         return self.db.get(UserProfile, user_id)
 
     def update_profile(self, user_id: int, data: ProfileUpdate | Mapping[str, Any]) -> UserProfile:
+        """Change a user's profile (created if the account has none), through
+        :class:`ProfileRepository`; bad input raises pydantic's ``ValidationError``."""
         data = data if isinstance(data, ProfileUpdate) else ProfileUpdate.model_validate(data)
         self._require(user_id)
-        profile = self.get_profile(user_id)
-        if profile is None:
-            profile = UserProfile(user_id=user_id)
-            self.db.add(profile)
-        for key, value in data.model_dump(exclude_unset=True).items():
-            setattr(profile, key, value)
-        with translated(self.db):
-            self.db.commit()
-        self.db.refresh(profile)
-        return profile
+        profiles = ProfileRepository(self.db)
+        if profiles.get(user_id) is None:
+            changes = data.model_dump(exclude_unset=True)
+            return profiles.create(ProfileCreate.model_validate({**changes, "user_id": user_id}))
+        return profiles.update(user_id, data)
 
     def _create_account(
         self,
@@ -318,9 +322,3 @@ class UserRepository:
         for key, value in data.model_dump(exclude_unset=True).items():
             setattr(user, key, value)
         return self.update(user)
-
-    def _require(self, user_id: int) -> User:
-        user = self.get_by_id(user_id)
-        if user is None:
-            raise NotFound(f"user_id: no user with id {user_id}", field="user_id", rule="exists")
-        return user

@@ -3,6 +3,7 @@ left behind by a failure, listeners on its own sessions only."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from app.errors import InvalidInput, NotFound, ReadOnlySession, UnitOfWorkError
 from app.metrics.database_metrics import is_instrumented
 from app.models.analysis import Analysis
 from app.models.user import User, UserProfile
+from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.base import RepositoryBase, validated
 from app.repositories.profile_repository import ProfileRepository
 from app.repositories.user_repository import UserRepository
@@ -55,8 +57,8 @@ def _users_named(engine: Engine, username: str) -> int:
 
 
 # -- the two-repository transaction, on repositories built on RepositoryBase ------------------
-# UserRepository and AnalysisRepository still commit per call (see docs/contributing.md);
-# these are what they become on the base: the schema validates, ``_values`` derives.
+# Minimal repositories on the base (the schema validates, ``_values`` derives); the real
+# UserRepository and AnalysisRepository are tested the same way further down.
 class _Accounts(RepositoryBase[User, int]):
     model = User
     id_field = "user_id"
@@ -135,21 +137,62 @@ def test_a_database_error_in_the_second_leaves_neither_and_is_typed(db: Session)
     assert not _user_exists(db, "uow_db_error")
 
 
-def _register_with_the_spec_repository(db: Session, username: str) -> None:
+def _register_and_store(db: Session, username: str, *, owner: int | None = None) -> uuid.UUID:
+    """The real repositories in one unit of work: a registration, then an analysis."""
+    with unit_of_work(db):
+        user = UserRepository(db).register(user_create(username=username))
+        assert db.get(User, user.id) is not None  # the INSERT was sent
+        return AnalysisRepository(db).create(_first_analysis(), user_id=owner or user.id).id
+
+
+def test_the_real_user_and_analysis_repositories_commit_together(db: Session) -> None:
+    analysis_id = _register_and_store(db, "uow_real_both")
+    user = db.execute(select(User).where(User.username == "uow_real_both")).scalar_one()
+    stored = db.execute(select(Analysis.user_id).where(Analysis.id == analysis_id)).scalar_one()
+    assert stored == user.id
+    assert user.profile is not None
+
+
+def test_a_failure_in_the_real_analysis_repository_leaves_no_user(db: Session) -> None:
+    with pytest.raises(NotFound) as info:
+        # No user -1: the foreign key refuses the analysis, after the user was inserted.
+        _register_and_store(db, "uow_real_neither", owner=-1)
+    assert info.value.rule == "must_exist"
+    assert not _user_exists(db, "uow_real_neither")
+
+
+def _register_and_fail_for_real(database: Database, engine: Engine) -> None:
+    with database.transaction() as session:
+        user = UserRepository(session).register(user_create(username="uow_real_tx"))
+        assert user.id is not None  # inserted (flushed) ...
+        assert _users_named(engine, "uow_real_tx") == 0  # ... not committed
+        AnalysisRepository(session).create(_first_analysis(), user_id=-1)
+
+
+def test_a_real_transaction_with_both_repositories_leaves_neither_on_failure(
+    database: Database, engine: Engine
+) -> None:
+    with pytest.raises(NotFound):
+        _register_and_fail_for_real(database, engine)
+    assert _users_named(engine, "uow_real_tx") == 0
+
+
+def _register_then_commit(db: Session) -> None:
     with unit_of_work(db):
         ProfileRepository(db).list(limit=1)  # a base repository on the same session
-        UserRepository(db).register(user_create(username=username))
+        UserRepository(db).register(user_create(username="uow_inner_commit"))
+        db.commit()
 
 
-def test_a_repository_that_commits_per_call_is_refused_inside_a_unit_of_work(
+def test_a_commit_inside_a_unit_of_work_is_refused_and_nothing_is_stored(
     db: Session,
 ) -> None:
-    # UserRepository commits per call today: inside a unit of work that commit would end
-    # the transaction early, so it is refused and the whole unit rolls back.
+    # A commit by anyone but the scope would end the transaction early: it is refused and
+    # the whole unit rolls back.
     with pytest.raises(UnitOfWorkError) as info:
-        _register_with_the_spec_repository(db, "uow_legacy")
+        _register_then_commit(db)
     assert info.value.rule == "unit_of_work"
-    assert not _user_exists(db, "uow_legacy")
+    assert not _user_exists(db, "uow_inner_commit")
 
 
 def _roll_back_midway(db: Session) -> None:

@@ -190,9 +190,9 @@ def test_soft_delete_hides_from_listing_and_keeps_data(db: Session) -> None:
     db.add(Analysis(user_id=user.id, original_text="بيت", normalized_text="بيت", pattern="/o"))
     db.commit()
     repo.soft_delete(user.id)
-    listed = {u.id for u in repo.list_users(limit=500)}
+    listed = {u.id for u in repo.list_users(limit=100)}
     assert user.id not in listed
-    assert user.id in {u.id for u in repo.list_users(include_deleted=True, limit=500)}
+    assert user.id in {u.id for u in repo.list_users(include_deleted=True, limit=100)}
     assert repo.get_by_id(user.id) is not None
     assert db.scalar(select(func.count()).where(Analysis.user_id == user.id)) == 1
     assert user.profile is not None
