@@ -49,6 +49,11 @@ class ReadOnlySession(BahrDataError):  # noqa: N818
     """A write was attempted through a read-only session (``ReadSessionLocal``)."""
 
 
+class PermissionDenied(BahrDataError):  # noqa: N818
+    """The database refused the operation to the connected role (SQLSTATE 42501): the
+    application role writing reference data, say. ``rule`` is ``"permission"``."""
+
+
 class UnitOfWorkError(BahrDataError):
     """Something other than the unit of work tried to commit its transaction
     (:func:`app.db.database.unit_of_work`)."""

@@ -6,8 +6,9 @@ own session management can change behind them without touching a route.
 * :data:`DbSession` — the spec's :func:`~app.db.base.get_db`: a session per request; each
   repository write commits.
 * :data:`ReadDbSession` — :func:`~app.db.base.get_read_db`: read-only, autocommit.
-* :data:`Transaction` — one transaction for the whole request: repository commits only
-  release savepoints; everything commits together when the route returns, or nothing does.
+* :data:`Transaction` — one unit of work for the whole request
+  (:meth:`app.db.database.Database.transaction_dependency`): repositories only flush;
+  everything commits together when the route returns, or nothing does.
 * :data:`CurrentUser` — the host application's authentication. Unless the host overrides
   :func:`current_user`, it answers 401; it never falls back to a default user.
 * :data:`AdminUser` — by default the current user with the ``admin`` role; a host may
@@ -26,9 +27,8 @@ from fastapi import Depends
 from sqlalchemy.orm import Session
 
 from app.api.problems import HTTPProblem
-from app.db import base
 from app.db.base import get_db, get_read_db
-from app.db.database import Database
+from app.db.database import Database, get_database
 from app.models.user import User, UserRole
 
 DbSession = Annotated[Session, Depends(get_db)]
@@ -36,21 +36,9 @@ ReadDbSession = Annotated[Session, Depends(get_read_db)]
 
 
 def get_transaction() -> Iterator[Session]:
-    """A session whose whole request is one transaction, committed when the route returns.
-
-    The connection's transaction is the outer one; the session joins it with savepoints, so
-    the repositories' own commits (the spec's commit-per-call) do not end it.
-    """
-    with base.engine.connect() as connection, connection.begin():
-        db = Session(
-            bind=connection,
-            join_transaction_mode="create_savepoint",
-            autoflush=False,
-            expire_on_commit=False,
-        )
-        with db:
-            yield db
-            db.commit()  # flushes what the route left pending; the connection commits next
+    """A session whose whole request is one unit of work, committed once when the route
+    returns (repositories on it only flush); on any error nothing is committed."""
+    yield from get_database().transaction_dependency()
 
 
 #: ``scope="function"``: the commit happens before the response is sent, so a failed commit

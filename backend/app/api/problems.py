@@ -5,6 +5,8 @@ One handler set for the whole API (:func:`add_problem_handlers`):
 * :class:`~app.errors.InvalidInput` (and its subclasses, e.g. a search that is too broad),
   pydantic's ``ValidationError`` and FastAPI's request validation → 422;
 * :class:`~app.errors.NotFound` → 404, :class:`~app.errors.AlreadyExists` → 409;
+* :class:`~app.errors.PermissionDenied` (the database refused the operation to the role) →
+  403, without the database's message;
 * :class:`~app.errors.DatabaseUnavailable` (pool exhausted, timeouts, server down) → 503 with
   ``Retry-After``;
 * :class:`~app.errors.ReadOnlySession` and any other error → 500 and a log line: they are
@@ -39,6 +41,7 @@ from app.errors import (
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
+    PermissionDenied,
 )
 
 log = logging.getLogger("bahr.api")
@@ -121,6 +124,14 @@ def _data_error(request: Request, exc: BahrDataError) -> Response:
         return problem_response(
             409, exc.message, slug="already-exists", field=exc.field, rule=exc.rule
         )
+    if isinstance(exc, PermissionDenied):
+        log.warning("%s %s: permission denied: %s", request.method, request.url.path, exc.message)
+        return problem_response(
+            403,
+            "the database does not allow this operation to this connection's role",
+            slug="permission-denied",
+            rule="permission",
+        )
     if isinstance(exc, DatabaseUnavailable):
         rule = exc.rule or "unavailable"
         log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, rule)
@@ -131,8 +142,8 @@ def _data_error(request: Request, exc: BahrDataError) -> Response:
             rule=rule,
             headers={"Retry-After": str(RETRY_AFTER.get(rule, RETRY_AFTER_DEFAULT))},
         )
-    # ReadOnlySession (a write through get_read_db) and the rest (a permission the role
-    # lacks, an unexpected database error) are bugs or misconfiguration, not the client's.
+    # ReadOnlySession (a write through get_read_db) and the rest (an unexpected database
+    # error) are bugs or misconfiguration, not the client's.
     log.error(
         "%s %s: %s (%s): %s",
         request.method,

@@ -67,29 +67,27 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 @contextlib.contextmanager
 def owner_session() -> Iterator[Session]:
-    """A session as the schema owner (``MIGRATION_DATABASE_URL``): the admin path for the
-    reference data, which the application role may only read."""
-    from app.db.base import make_engine
+    """One unit of work as the schema owner (``MIGRATION_DATABASE_URL``): the admin path for
+    the reference data, which the application role may only read. Committed once at the
+    end (never commit inside it), rolled back on error; its engine is disposed."""
+    from app.db.database import Database
 
-    engine = make_engine(get_settings().migration_url(), pooled=False)
-    db = Session(engine)
+    owner = Database.for_owner()
     try:
-        yield db
+        with owner.transaction() as db:
+            yield db
     finally:
-        db.close()
-        engine.dispose()
+        owner.dispose()
 
 
 @contextlib.contextmanager
 def session() -> Iterator[Session]:
-    """An application session, always closed."""
-    from app.db.base import SessionLocal
+    """A plain application session of the default :class:`~app.db.database.Database`
+    (repositories commit per call), rolled back on error, always closed."""
+    from app.db.database import get_database
 
-    db = SessionLocal()
-    try:
+    with get_database().session() as db:
         yield db
-    finally:
-        db.close()
 
 
 @contextlib.contextmanager
@@ -112,9 +110,9 @@ def database() -> Iterator[None]:
         yield
     finally:
         if started:
-            from app.db.base import engine
+            from app.db.database import reset_database
 
-            engine.dispose()
+            reset_database()  # closes the pooled connections before the server stops
             cluster.stop()
 
 

@@ -41,7 +41,6 @@ def seed(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> N
     with database(), owner_session() as db:
         result = seed_meters(db.connection())
         relinked = relink_analyses(db.connection())
-        db.commit()
     if as_json:
         print_json({**result.__dict__, "relinked": relinked})
     else:

@@ -73,7 +73,6 @@ def run() -> None:
         db_commands.migrate("head")
         with owner_session() as admin:
             seeded = seed_meters(admin.connection())
-            admin.commit()
         with session() as db:
             _ensure_demo_users(db)
             stored = _load_sample(db)

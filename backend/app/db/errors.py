@@ -9,11 +9,10 @@ because the driver's own errors for it name no field.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import re
-from collections.abc import Callable, Iterator
-from functools import cache, update_wrapper
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
 
 import psycopg.errors as pg
 from sqlalchemy import (
@@ -36,6 +35,7 @@ from app.errors import (
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
+    PermissionDenied,
     ReadOnlySession,
 )
 from app.rules import METADATA_MAX_DEPTH
@@ -135,7 +135,7 @@ def translate(exc: Exception) -> BahrDataError:
             rule="read_only",
         )
     if isinstance(orig, pg.InsufficientPrivilege):
-        return BahrDataError(f"permission denied: {detail}", rule="permission")
+        return PermissionDenied(f"permission denied: {detail}", rule="permission")
     if isinstance(orig, pg.OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
@@ -156,32 +156,6 @@ def translated(session: Session | None = None) -> Iterator[None]:
         if session is not None:
             session.rollback()
         raise
-
-
-T = TypeVar("T")
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _translating(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
-    def wrapper(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(self, *args, **kwargs)
-        except (DBAPIError, PoolTimeout) as exc:
-            # The statement failed, so the transaction is aborted anyway.
-            self.db.rollback()
-            raise translate(exc) from exc
-
-    return update_wrapper(wrapper, method)
-
-
-def translate_errors(cls: type[T]) -> type[T]:
-    """Class decorator for repositories (which keep their session as ``self.db``): no
-    database or pool error escapes any public method untranslated, reads included."""
-    for name, member in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(member):
-            setattr(cls, name, _translating(member))
-    return cls
 
 
 @event.listens_for(Session, "before_flush")
