@@ -7,6 +7,7 @@ with the application role's grants applied again, in the same transaction as the
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -74,6 +75,44 @@ def _grants_script(folder: Path) -> Path:
     return script
 
 
+#: A dump's extension entries: ``CREATE``/``DROP EXTENSION`` and ``COMMENT ON EXTENSION``.
+_EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - (\S+)|COMMENT - EXTENSION \S+)")
+
+
+def _restore_list(path: Path, env: dict[str, str], folder: Path) -> tuple[Path, Path]:
+    """The dump's table of contents without its extensions, and a prelude creating them.
+
+    The owner cannot drop, re-create or comment on an extension it does not own: ``rum``
+    belongs to the superuser who ran ``roles setup``. So the extensions are not restored as
+    objects; ``CREATE EXTENSION IF NOT EXISTS`` for each one comes first instead, which is a
+    no-op where the extension exists and creates a trusted one (``pg_trgm``) where not.
+    """
+    listing = subprocess.run(
+        [find_binaries().tool("pg_restore"), "--list", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if listing.returncode != 0:
+        raise fail(f"pg_restore failed: {_last_line(listing.stderr)}")
+    kept, extensions = [], []
+    for line in listing.stdout.splitlines():
+        if match := _EXTENSION_ENTRY.match(line):
+            if match.group(1):
+                extensions.append(match.group(1))
+            continue
+        kept.append(line)
+    toc = folder / "restore.list"
+    toc.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    prelude = folder / "extensions.sql"
+    prelude.write_text(
+        "".join(f'CREATE EXTENSION IF NOT EXISTS "{name}";\n' for name in extensions),
+        encoding="utf-8",
+    )
+    return toc, prelude
+
+
 def _restore(path: Path, conninfo: str, env: dict[str, str], folder: Path) -> None:
     """pg_restore's script piped into one psql transaction that ends with the grants.
 
@@ -87,7 +126,15 @@ def _restore(path: Path, conninfo: str, env: dict[str, str], folder: Path) -> No
     env = {**env, "PGOPTIONS": "-c client_min_messages=warning"}
     restore_err = folder / "pg_restore.err"
     psql_err = folder / "psql.err"
-    dump = [bins.tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges"]
+    toc, prelude = _restore_list(path, env, folder)
+    dump = [
+        bins.tool("pg_restore"),
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--no-privileges",
+        f"--use-list={toc}",
+    ]
     with restore_err.open("w") as err1, psql_err.open("w") as err2:
         producer = subprocess.Popen(
             [*dump, "--file=-", str(path)], stdout=subprocess.PIPE, stderr=err1, env=env
@@ -99,6 +146,7 @@ def _restore(path: Path, conninfo: str, env: dict[str, str], folder: Path) -> No
                 "--quiet",
                 "--set=ON_ERROR_STOP=1",
                 "--single-transaction",
+                f"--file={prelude}",
                 "--file=-",
                 f"--file={_grants_script(folder)}",
                 f"--dbname={conninfo}",

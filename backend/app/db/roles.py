@@ -83,6 +83,14 @@ def _if_table(table: str, statement: str) -> str:
     )
 
 
+_CREATE_RUM = """DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_available_extensions WHERE name = 'rum')
+       AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        CREATE EXTENSION IF NOT EXISTS rum;
+    END IF;
+END $$;"""
+
+
 def setup_statements(database: str, passwords: RolePasswords | None = None) -> list[str]:
     """The SQL that creates both roles and applies every grant, in order; idempotent.
 
@@ -94,6 +102,10 @@ def setup_statements(database: str, passwords: RolePasswords | None = None) -> l
     db = sql.Identifier(database).as_string(None)
     owner, app = OWNER, APP
     statements = [
+        # RUM is not a trusted extension: only a superuser can create it, and migration 0007
+        # builds the RUM search index only where it exists. Skipped (search falls back to
+        # GIN) when the package is not installed or a non-superuser DBA runs this.
+        _CREATE_RUM,
         _role(owner, passwords.owner).as_string(None),
         _role(app, passwords.app).as_string(None),
         f"REVOKE {owner} FROM {app};",
