@@ -28,22 +28,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from time import perf_counter_ns
 from typing import IO, Any, cast
 
-import psycopg
 from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.commands.output import BULK_MARK, describe_validation, number, timestamp
-from app.db.errors import translate, translated
+from app.db.errors import translated
 from app.db.ids import new_id
-from app.metrics.database_metrics import record_statement
 from app.models.analysis import Analysis
 from app.models.user import User
-from app.repositories.analysis_repository import COPY_COLUMNS
+from app.repositories.analysis_repository import COPY_COLUMNS, copy_rows
 from app.repositories.meter_repository import MeterRepository
 from app.repositories.user_repository import UserRepository
 from app.schemas.analysis import AnalysisCreate
@@ -340,33 +337,24 @@ class Importer:
     def _copy(self, lines: list[Line]) -> None:
         if self._now is None:
             self._now = self.db.scalar(select(func.now()))
-        connection = self.db.connection()
-        dbapi = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
-        start = perf_counter_ns()
-        try:
-            with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
-                for line in lines:
-                    data = line.data
-                    copy.write_row(
-                        (
-                            line.id or new_id(),
-                            line.owner,
-                            data.original_text,
-                            normalize(data.original_text),
-                            data.pattern,
-                            data.detected_meter,
-                            line.meter_id,
-                            data.confidence,
-                            data.syllable_count,
-                            data.processing_time_ms,
-                            json.dumps(data.metadata, ensure_ascii=False),
-                            line.created_at or self._now,
-                        )
-                    )
-        except psycopg.Error as error:  # the driver's own: SQLAlchemy never saw this COPY
-            raise translate(error) from error
-        elapsed = perf_counter_ns() - start
-        record_statement(connection.engine, _COPY, elapsed, operation="INSERT", table="analyses")
+        copy_rows(self.db, _COPY, (self._copy_row(line) for line in lines))
+
+    def _copy_row(self, line: Line) -> tuple[Any, ...]:
+        data = line.data
+        return (
+            line.id or new_id(),
+            line.owner,
+            data.original_text,
+            normalize(data.original_text),
+            data.pattern,
+            data.detected_meter,
+            line.meter_id,
+            data.confidence,
+            data.syllable_count,
+            data.processing_time_ms,
+            json.dumps(data.metadata, ensure_ascii=False),
+            line.created_at or self._now,
+        )
 
 
 def import_lines(db: Session, path: Path, *, strict: bool, **options: Any) -> ImportReport:

@@ -105,6 +105,24 @@ def as_uuid(value: uuid.UUID | str, field: str = "analysis_id") -> uuid.UUID:
         raise InvalidInput(f"{field}: not a valid UUID", field=field, rule="uuid") from None
 
 
+def copy_rows(db: Session, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Stream ``rows`` into ``analyses`` by ``statement`` (a COPY … FROM STDIN) on the
+    session's connection, so every rule and trigger applies as for INSERT. Counted by the
+    metrics as INSERT on analyses; a driver error is wrapped as SQLAlchemy would wrap it,
+    so the caller's translation (the base's, or ``translated``) handles it once."""
+    connection = db.connection()
+    dbapi = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+    start = perf_counter_ns()
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as error:  # the driver's own: SQLAlchemy never saw this COPY
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+    elapsed = perf_counter_ns() - start
+    record_statement(connection.engine, statement, elapsed, operation="INSERT", table="analyses")
+
+
 class AnalysisRepository(RepositoryBase[Analysis, uuid.UUID]):
     """Repository for analyses and their result history."""
 
@@ -300,18 +318,7 @@ class AnalysisRepository(RepositoryBase[Analysis, uuid.UUID]):
         return {"id": new_id(), "user_id": user_id, **self._values(data, partial=False)}
 
     def _copy(self, rows: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
-        connection = self.db.connection()
-        dbapi = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
-        start = perf_counter_ns()
-        try:
-            with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
-                for row in rows:
-                    copy.write_row(_copy_values(row))
-        except psycopg.Error as error:  # the driver's own: SQLAlchemy never saw this COPY
-            # Wrapped as SQLAlchemy would: the base translates it once, and rolls back.
-            raise DBAPIError.instance(_COPY, None, error, psycopg.Error) from error
-        elapsed = perf_counter_ns() - start
-        record_statement(connection.engine, _COPY, elapsed, operation="INSERT", table="analyses")
+        copy_rows(self.db, _COPY, (_copy_values(row) for row in rows))
         return [row["id"] for row in rows]
 
     def _require(self, analysis_id: uuid.UUID | str, user_id: int | None = None) -> Analysis:
