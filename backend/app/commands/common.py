@@ -110,9 +110,13 @@ def database() -> Iterator[None]:
         yield
     finally:
         if started:
-            from app.db.database import reset_database
+            from app.db.database import get_database
 
-            reset_database()  # closes the pooled connections before the server stops
+            # Close the pooled connections before the server stops. The default Database is
+            # kept (not reset): a new one would be built from whatever the settings are then.
+            default = get_database()
+            for engine in {default.write_engine, *default.read_engines}:
+                engine.dispose()
             cluster.stop()
 
 
