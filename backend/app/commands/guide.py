@@ -18,7 +18,10 @@ TRY = (
     ("history demo_poet", "a user's analyses, newest first"),
     ("stats", "analyses per meter"),
     ("export analyses.jsonl", "every analysis as JSON lines; `import` reads them back"),
-    ("serve", "the API on http://127.0.0.1:8000 (its docs at /docs)"),
+    (
+        "serve --demo-user demo_poet",
+        "the API on http://127.0.0.1:8000 (docs at /docs), as that user",
+    ),
     ("--help", "every command; `COMMAND --help` for one"),
 )
 
