@@ -17,7 +17,7 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -237,3 +237,18 @@ def db(connection: Connection) -> Iterator[Session]:
 @pytest.fixture
 def owner_db(owner_connection: Connection) -> Iterator[Session]:
     yield from _session(owner_connection)
+
+
+@pytest.fixture
+def use_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[URL, URL], None]]:
+    """Point the settings, and so the CLI, at another database: ``use(owner URL, app URL)``.
+
+    The settings are read again after each call and once more after the test."""
+
+    def use(owner: URL, app_url: URL) -> None:
+        monkeypatch.setenv("DATABASE_URL", app_url.render_as_string(hide_password=False))
+        monkeypatch.setenv("MIGRATION_DATABASE_URL", owner.render_as_string(hide_password=False))
+        get_settings.cache_clear()
+
+    yield use
+    get_settings.cache_clear()

@@ -7,7 +7,7 @@ command writes is rolled back with the test.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings, libpq_url
+from app.config import libpq_url
 from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 from tests.integration.conftest import Invoke
 
@@ -236,20 +236,10 @@ def test_metrics_command_prints_prometheus_text(cli: Invoke) -> None:
 
 
 # -- backup and restore, on scratch databases ------------------------------------------------
-def point_at(monkeypatch: pytest.MonkeyPatch, owner: URL, app_url: URL) -> None:
-    monkeypatch.setenv("DATABASE_URL", app_url.render_as_string(hide_password=False))
-    monkeypatch.setenv("MIGRATION_DATABASE_URL", owner.render_as_string(hide_password=False))
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def restore_settings() -> Iterator[None]:
-    yield
-    get_settings.cache_clear()
 
 
 def test_backup_and_restore_round_trip(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, restore_settings: None
+    tmp_path: Path, use_database: Callable[[URL, URL], None]
 ) -> None:
     source, source_app = migrated_database("backup_src")
     eng: Engine = create_engine(source)
@@ -264,11 +254,11 @@ def test_backup_and_restore_round_trip(
     eng.dispose()
     runner = CliRunner()
     dump = tmp_path / "bahr.dump"
-    point_at(monkeypatch, source, source_app)
+    use_database(source, source_app)
     assert runner.invoke(app, ["backup", str(dump)]).exit_code == 0
 
     target, target_app = fresh_database(f"{ADMIN_URL.database}_backup_dst")
-    point_at(monkeypatch, target, target_app)
+    use_database(target, target_app)
     restored = runner.invoke(app, ["restore", str(dump)])
     assert restored.exit_code == 0, restored.output
     refused = runner.invoke(app, ["restore", str(dump)])

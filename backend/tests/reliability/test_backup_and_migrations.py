@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL
@@ -14,7 +13,6 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings
 from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.user_repository import UserRepository
 from tests.conftest import ADMIN_URL, fresh_database, make_alembic_config, migrated_database
@@ -67,20 +65,8 @@ def fill(engine: Engine) -> None:
             analyses.update_result(created.id, {"confidence": "0.75"})
 
 
-@pytest.fixture
-def settings_restored() -> Iterator[None]:
-    yield
-    get_settings.cache_clear()
-
-
-def use(monkeypatch: pytest.MonkeyPatch, owner: URL, app_url: URL) -> None:
-    monkeypatch.setenv("DATABASE_URL", app_url.render_as_string(hide_password=False))
-    monkeypatch.setenv("MIGRATION_DATABASE_URL", owner.render_as_string(hide_password=False))
-    get_settings.cache_clear()
-
-
 def test_backup_restore_keeps_every_row_and_every_arabic_byte(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_restored: None
+    tmp_path: Path, use_database: Callable[[URL, URL], None]
 ) -> None:
     source_owner, source_app = migrated_database("rel_backup_src")
     owner = create_engine(source_owner)
@@ -93,10 +79,10 @@ def test_backup_restore_keeps_every_row_and_every_arabic_byte(
 
     dump = tmp_path / "bahr.dump"
     runner = CliRunner()
-    use(monkeypatch, source_owner, source_app)
+    use_database(source_owner, source_app)
     assert runner.invoke(app, ["backup", str(dump)]).exit_code == 0
     target_owner, target_app = fresh_database(f"{ADMIN_URL.database}_rel_backup_dst")
-    use(monkeypatch, target_owner, target_app)
+    use_database(target_owner, target_app)
     result = runner.invoke(app, ["restore", str(dump)])
     assert result.exit_code == 0, result.output
 

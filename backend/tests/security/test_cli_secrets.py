@@ -14,7 +14,7 @@ import base64
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -75,8 +75,7 @@ def test_backup_and_restore_put_no_password_in_any_argv(
     where: str,
     recording_bindir: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    settings_reset: None,
+    use_database: Callable[[URL, URL], None],
 ) -> None:
     source, source_app = migrated_database(f"sec_argv_{where}")
     target, target_app = fresh_database(f"{ADMIN_URL.database}_sec_argv_{where}_dst")
@@ -89,9 +88,7 @@ def test_backup_and_restore_put_no_password_in_any_argv(
     ):
         owner = _with_password(plain_owner, where)
         passwords.append(str(owner.password or owner.query["password"]))
-        monkeypatch.setenv("DATABASE_URL", app_url.render_as_string(hide_password=False))
-        monkeypatch.setenv("MIGRATION_DATABASE_URL", owner.render_as_string(hide_password=False))
-        get_settings.cache_clear()
+        use_database(owner, app_url)
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
     recorded = recording_bindir.read_text()

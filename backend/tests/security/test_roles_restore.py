@@ -10,7 +10,7 @@ nothing else (issue 16: 2, and the TEMPORARY question of 3).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import get_settings, libpq_url
+from app.config import libpq_url
 from app.db import roles
 from tests.conftest import ADMIN_URL, fresh_database, migrated_database
 
@@ -56,30 +56,18 @@ def privileges(url: URL) -> list[tuple[str, str, str, bool]]:
         return [tuple(row) for row in conn.execute(PRIVILEGES).fetchall()]  # type: ignore[misc]
 
 
-@pytest.fixture
-def settings_reset() -> Iterator[None]:
-    yield
-    get_settings.cache_clear()
-
-
-def _use(monkeypatch: pytest.MonkeyPatch, owner: URL, app_url: URL) -> None:
-    monkeypatch.setenv("DATABASE_URL", app_url.render_as_string(hide_password=False))
-    monkeypatch.setenv("MIGRATION_DATABASE_URL", owner.render_as_string(hide_password=False))
-    get_settings.cache_clear()
-
-
 def test_a_restore_gives_the_app_role_exactly_the_grants_of_setup_and_migrations(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_reset: None
+    tmp_path: Path, use_database: Callable[[URL, URL], None]
 ) -> None:
     source, source_app = migrated_database("sec_grants_src")
     expected = privileges(source)
     dump = tmp_path / "bahr.dump"
     runner = CliRunner()
-    _use(monkeypatch, source, source_app)
+    use_database(source, source_app)
     assert runner.invoke(app, ["backup", str(dump)]).exit_code == 0
 
     target, target_app = fresh_database(f"{ADMIN_URL.database}_sec_grants_dst")
-    _use(monkeypatch, target, target_app)
+    use_database(target, target_app)
     for args in (["restore", str(dump)], ["restore", str(dump), "--force"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -105,7 +93,7 @@ def test_the_app_role_cannot_create_a_temporary_table(database_url: URL, migrate
 
 
 def test_a_broken_dump_changes_nothing(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings_reset: None
+    tmp_path: Path, use_database: Callable[[URL, URL], None]
 ) -> None:
     """pg_restore failing half-way never lets psql commit what it had received."""
     owner, app_url = migrated_database("sec_broken_restore")
@@ -116,7 +104,7 @@ def test_a_broken_dump_changes_nothing(
         )
     expected = privileges(owner)
     dump = tmp_path / "bahr.dump"
-    _use(monkeypatch, owner, app_url)
+    use_database(owner, app_url)
     runner = CliRunner()
     assert runner.invoke(app, ["backup", str(dump)]).exit_code == 0
     broken = tmp_path / "broken.dump"
