@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from app.commands.output import describe_validation, json_value
 from app.commands.terminal import json_safe, shown
 from app.config import get_settings
 from app.errors import BahrDataError
@@ -40,13 +41,6 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def validation_message(exc: ValidationError) -> str:
-    """``field rule`` for the first problem pydantic found (the rest are counted)."""
-    from app.commands.output import describe_validation
-
-    return describe_validation(exc)
-
-
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn the data layer's typed errors into exit code 1 with a one-line message."""
 
@@ -57,7 +51,7 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
         except BahrDataError as exc:
             raise fail(exc.message) from None
         except ValidationError as exc:
-            raise fail(validation_message(exc)) from None
+            raise fail(describe_validation(exc)) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise fail(f"{where}{exc.strerror or exc}") from None
@@ -123,6 +117,4 @@ def database() -> Iterator[None]:
 def print_json(data: Any) -> None:
     """Machine-readable output for ``--json``: UTF-8, Arabic kept as is, numbers as
     numbers and times in one style (:func:`app.commands.output.json_value`)."""
-    from app.commands.output import json_value
-
     typer.echo(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=json_value)))

@@ -19,11 +19,10 @@ from app.commands.common import (
     print_json,
     session,
     user_errors,
-    validation_message,
 )
 from app.commands.files import new_private_text, private_output
 from app.commands.jsonl import LineError, export_line, export_rows, import_lines
-from app.commands.output import plural, progress
+from app.commands.output import describe_validation, plural, progress
 from app.commands.terminal import cell, shown
 from app.models.user import UserRole
 from app.repositories.analysis_repository import AnalysisRepository
@@ -74,7 +73,7 @@ def users_create(
             username=username, email=email, password=password, full_name=full_name, role=role
         )
     except ValidationError as exc:
-        raise fail(validation_message(exc)) from None
+        raise fail(describe_validation(exc)) from None
     with database(), session() as db:
         user = UserRepository(db).admin_create(data)
     console.print(f"created user {shown(user.username)} (id {user.id}, {user.role.value})")
