@@ -40,8 +40,7 @@ from app.db.errors import translated
 from app.db.ids import new_id
 from app.models.analysis import Analysis
 from app.models.user import User
-from app.repositories.analysis_repository import COPY_COLUMNS, copy_rows
-from app.repositories.meter_repository import MeterRepository
+from app.repositories.analysis_repository import COPY_COLUMNS, AnalysisRepository, copy_rows
 from app.repositories.user_repository import UserRepository
 from app.schemas.analysis import AnalysisCreate
 from app.text.arabic import normalize
@@ -169,7 +168,7 @@ class Importer:
         self.on_progress = on_progress
         self.report = ImportReport()
         self._owners: dict[str, int | None] = {}
-        self._meters: dict[str, int | None] = {}
+        self._analyses = AnalysisRepository(db)
         self._now: dt.datetime | None = None
 
     # -- reading --------------------------------------------------------------------------
@@ -242,10 +241,7 @@ class Importer:
     def _meter(self, label: str | None) -> int | None:
         if label is None:
             return None
-        if label not in self._meters:
-            meter = MeterRepository(self.db).get_by_name(label)
-            self._meters[label] = None if meter is None else meter.id
-        meter_id = self._meters[label]
+        meter_id = self._analyses.meter_id(label)
         if meter_id is None and not self.allow_unknown_meter:
             raise LineError(
                 f"detected_meter {label!r} is not a known meter (`bahr-db meters` lists them; "

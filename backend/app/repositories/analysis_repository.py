@@ -294,7 +294,9 @@ class AnalysisRepository(RepositoryBase[Analysis, uuid.UUID]):
         else:
             self.db.rollback()
 
-    def _meter_id(self, label: str | None) -> int | None:
+    def meter_id(self, label: str | None) -> int | None:
+        """The id of the meter ``label`` names in any accepted form, or None; cached per
+        repository (the meters are reference data)."""
         if label is None:
             return None
         if label not in self._meter_ids:
@@ -309,7 +311,7 @@ class AnalysisRepository(RepositoryBase[Analysis, uuid.UUID]):
         if "original_text" in values:
             values["normalized_text"] = normalize(values["original_text"])
         if "detected_meter" in values:
-            values["meter_id"] = self._meter_id(values["detected_meter"])
+            values["meter_id"] = self.meter_id(values["detected_meter"])
         if "meta" in values:
             values["meta"] = values["meta"] or {}
         return values
