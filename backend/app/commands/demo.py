@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 
 from rich.rule import Rule
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.commands import db as db_commands
@@ -77,13 +77,13 @@ def run() -> None:
             _ensure_demo_users(db)
             stored = _load_sample(db)
             db.commit()
-            total = db.scalar(text("SELECT count(*) FROM analyses"))
+            repo = AnalysisRepository(db)
+            total = repo.count()
             console.print(
                 f"{meters_line(seeded, first_run=first_run)} · sample: {stored} stored now · "
                 f"analyses in the database: {total}"
             )
             console.print(meters_table(db))
-            repo = AnalysisRepository(db)
             for query in DEMO_QUERIES:
                 hits = repo.search(query, limit=5)
                 console.print(hits_table(f"search: {query} ({plural(len(hits), 'hit')})", hits))
