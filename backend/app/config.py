@@ -7,6 +7,8 @@ needs no set-up.
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +21,8 @@ from sqlalchemy.engine import URL, make_url
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 _DRIVER = "postgresql+psycopg"
+#: Where a comma-separated ``READ_DATABASE_URL`` splits: only before another URL.
+_URL_START = re.compile(r"\s*,\s*(?=postgres(?:ql)?(?:\+\w+)?://)")
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -76,6 +80,10 @@ class Settings(BaseSettings):
     pool_ping: Literal["socket", "roundtrip"] = "socket"
     pool_recycle: int = Field(default=1800, description="seconds; -1 disables")
     echo: bool = False
+    #: ``transaction``: the URLs go through a transaction-pooling PgBouncer, so the engines
+    #: send no startup options, prepare nothing server-side, and set the timeouts and the
+    #: read-only mode in every transaction instead of the session (:mod:`app.db.base`).
+    database_pooler: Literal["none", "transaction"] = "none"
 
     statement_timeout_ms: int = Field(default=30_000, ge=0, description="0 disables")
     lock_timeout_ms: int = Field(default=5_000, ge=0, description="0 disables")
@@ -85,9 +93,27 @@ class Settings(BaseSettings):
     slow_query_ms: float = Field(default=200.0, ge=0)
     metrics_enabled: bool = True
 
+    #: Hot standbys that serve the reads (``get_read_db``, read sessions; see
+    #: :mod:`app.db.replicas`): one URL, several separated by commas, or a JSON list of URLs.
+    #: A comma splits only before the next ``postgresql://`` (or ``postgres://``), so a
+    #: libpq multi-host URL stays whole. Unset: every read goes to the primary, as before.
+    read_database_url: str | None = Field(default=None, repr=False)
+    #: A replica whose replay is further behind than this is skipped (reads go elsewhere).
+    replica_max_lag_s: float = Field(default=5.0, ge=0)
+    #: How long a read with a read-your-writes token waits for a replica to replay up to
+    #: it, before it reads from the primary instead.
+    read_your_writes_wait_ms: float = Field(default=100.0, ge=0)
+    #: A replica's lag is measured at most this often (one round trip, on a read's own
+    #: connection).
+    replica_check_interval_s: float = Field(default=1.0, ge=0)
+    #: A replica that refused a connection or dropped one is not tried again for this long.
+    replica_down_backoff_s: float = Field(default=5.0, ge=0)
+    #: libpq ``connect_timeout`` of the replica engines (libpq waits at least 2 seconds).
+    replica_connect_timeout_s: int = Field(default=2, ge=1)
+
     embedded_dir: Path = PROJECT_ROOT / ".bahr"
 
-    @field_validator("database_url", "migration_database_url", mode="before")
+    @field_validator("database_url", "migration_database_url", "read_database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -122,6 +148,14 @@ class Settings(BaseSettings):
         from app.db.server import EmbeddedCluster
 
         return EmbeddedCluster.persistent(self.embedded_dir).url(user=roles.OWNER)
+
+    def read_urls(self) -> list[URL]:
+        """The replicas' URLs (``READ_DATABASE_URL``), normalised; empty when none is set."""
+        if self.read_database_url is None:
+            return []
+        value = self.read_database_url.strip()
+        urls = json.loads(value) if value.startswith("[") else _URL_START.split(value)
+        return [normalize_url(url.strip()) for url in urls if url.strip()]
 
     def __repr__(self) -> str:
         return (

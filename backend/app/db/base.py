@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import Uuid
@@ -58,6 +59,7 @@ def make_engine(
     *,
     pooled: bool = True,
     read_only: bool = False,
+    pooler: bool | None = None,
 ) -> Engine:
     """An engine configured from the settings: pool 5 + 10, liveness check, timeouts.
 
@@ -65,13 +67,26 @@ def make_engine(
     trip and hold for every connection. ``pooled=False`` is for one-off work (the CLI's
     admin path): each connection is closed when released. ``read_only=True`` makes every
     connection autocommit and read-only (for :data:`ReadSessionLocal`).
+
+    ``pooler=True`` (default: ``DATABASE_POOLER=transaction``) is for a URL that goes
+    through a transaction-pooling PgBouncer; see :func:`_per_transaction`.
     """
     settings = settings or get_settings()
-    options = []
-    if settings.statement_timeout_ms:
-        options.append(f"-c statement_timeout={settings.statement_timeout_ms}")
-    if settings.lock_timeout_ms:
-        options.append(f"-c lock_timeout={settings.lock_timeout_ms}")
+    through_pooler = settings.database_pooler == "transaction" if pooler is None else pooler
+    connect_args: dict[str, Any] = {"application_name": "bahr-db"}
+    if through_pooler:
+        # The pooler refuses ``options``; and each transaction may run on another server
+        # connection, where psycopg's automatically prepared statements do not exist.
+        connect_args["prepare_threshold"] = None
+    else:
+        options = []
+        if settings.statement_timeout_ms:
+            options.append(f"-c statement_timeout={settings.statement_timeout_ms}")
+        if settings.lock_timeout_ms:
+            options.append(f"-c lock_timeout={settings.lock_timeout_ms}")
+        if read_only:
+            options.append("-c default_transaction_read_only=on")
+        connect_args["options"] = " ".join(options)
     extra: dict[str, Any] = {"poolclass": NullPool}
     socket_check = False
     if pooled:
@@ -83,8 +98,7 @@ def make_engine(
             "pool_pre_ping": settings.pool_pre_ping and not socket_check,
             "pool_recycle": settings.pool_recycle,
         }
-    if read_only:
-        options.append("-c default_transaction_read_only=on")
+    if read_only and not through_pooler:
         extra["isolation_level"] = "AUTOCOMMIT"
     new_engine = create_engine(
         url if url is not None else settings.app_url(),
@@ -92,14 +106,68 @@ def make_engine(
         # An error's message (and so every traceback and log line) never carries the
         # statement's values: password hashes, emails, verses.
         hide_parameters=True,
-        connect_args={"options": " ".join(options), "application_name": "bahr-db"},
+        connect_args=connect_args,
         **extra,
     )
     if socket_check:
         install_socket_check(new_engine)
-    if read_only:
+    if through_pooler:
+        _per_transaction(new_engine, settings, read_only=read_only)
+    elif read_only:
         _keep_read_only(new_engine)
     return new_engine
+
+
+def _per_transaction(engine: Engine, settings: Settings, *, read_only: bool) -> None:
+    """Timeouts and read-only mode for every transaction, with no session state at all.
+
+    Behind a transaction-pooling PgBouncer a client's "session" is whichever server
+    connection serves its current transaction, and whatever a client leaves on a server
+    connection (``SET statement_timeout = 0``, ``SET default_transaction_read_only =
+    off``) reaches the next client that gets it. So nothing here is a session setting:
+
+    * every transaction begins ``BEGIN READ ONLY`` on a read engine and ``BEGIN READ
+      WRITE`` on the others (psycopg's ``read_only``, part of the ``BEGIN`` it sends
+      anyway), which overrides any ``default_transaction_read_only`` left behind;
+    * its first statement is ``SET LOCAL`` of both timeouts (``set_config(…, true)``),
+      sent in one pipeline with the ``BEGIN``: one round trip, as the ``BEGIN`` alone
+      is. The values hold until the transaction ends, whatever the server connection's
+      session says.
+
+    A read engine is therefore not in autocommit behind the pooler: a read session is one
+    read-only transaction (``BEGIN READ ONLY`` … ``ROLLBACK``), not one round trip per query.
+    """
+    statement_ms, lock_ms = int(settings.statement_timeout_ms), int(settings.lock_timeout_ms)
+    set_local = (
+        f"SELECT set_config('statement_timeout', '{statement_ms}', true), "
+        f"set_config('lock_timeout', '{lock_ms}', true)"
+    )
+
+    @event.listens_for(engine, "connect")
+    def _begin_mode(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.read_only = read_only
+
+    @event.listens_for(engine, "begin")
+    def _set_local(conn: Connection) -> None:
+        driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+        try:
+            with driver.pipeline():
+                driver.execute(set_local)
+        except psycopg.Error as error:
+            # Raised as SQLAlchemy raises a statement's error (the "begin" event runs outside
+            # its handling): wrapped, so it is translated like any other, and a connection
+            # that the pooler dropped is invalidated, so the pool does not hand it out again.
+            lost = driver.closed or driver.broken
+            if lost:
+                conn.invalidate(error)
+            raise exc.DBAPIError.instance(
+                set_local,
+                None,
+                error,
+                psycopg.Error,
+                connection_invalidated=lost,
+                dialect=conn.dialect,
+            ) from error
 
 
 def _keep_read_only(engine: Engine) -> None:
