@@ -28,7 +28,7 @@ from app.db.ids import new_id
 from app.errors import BahrDataError, InvalidInput, NotFound
 from app.metrics.database_metrics import record_statement
 from app.models.analysis import Analysis, AnalysisHistory
-from app.repositories.analysis_search import AnalysisSearchHit, search, search_fragment
+from app.repositories.analysis_search import AnalysisSearchHit, SearchPage, search, search_fragment
 from app.repositories.base import DEFAULT_LIMIT, RepositoryBase, validated
 from app.repositories.meter_repository import MeterRepository
 from app.repositories.pagination import Page
@@ -260,21 +260,47 @@ class AnalysisRepository(RepositoryBase[Analysis, uuid.UUID]):
         limit: int = 20,
         user_id: int | None = None,
         meter: str | None = None,
-    ) -> list[AnalysisSearchHit]:
-        """Ranked Arabic word search; see :func:`app.repositories.analysis_search.search`."""
-        meter_id = None
-        if meter is not None:
-            found = self.meters.get_by_name(meter)
-            if found is None:
-                raise InvalidInput(
-                    f"meter: unknown meter {meter!r}", field="meter", rule="known_meter"
-                )
-            meter_id = found.id
-        return search(self.db, query, limit=limit, user_id=user_id, meter_id=meter_id)
+        after: str | None = None,
+    ) -> SearchPage:
+        """Ranked Arabic word search, one page; see
+        :func:`app.repositories.analysis_search.search`."""
+        return search(
+            self.db,
+            query,
+            limit=limit,
+            user_id=user_id,
+            meter_id=self._search_meter(meter),
+            after=after,
+        )
 
-    def search_fragment(self, query: str, *, limit: int = 20) -> list[AnalysisSearchHit]:
-        """Substring or fuzzy search for a half-remembered fragment (trigram index)."""
-        return search_fragment(self.db, query, limit=limit)
+    def search_fragment(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        user_id: int | None = None,
+        meter: str | None = None,
+        after: str | None = None,
+    ) -> SearchPage:
+        """A half-remembered fragment, one page; see
+        :func:`app.repositories.analysis_search.search_fragment`."""
+        return search_fragment(
+            self.db,
+            query,
+            limit=limit,
+            user_id=user_id,
+            meter_id=self._search_meter(meter),
+            after=after,
+        )
+
+    def _search_meter(self, meter: str | None) -> int | None:
+        """The id of a meter filter; an unknown meter is refused, not ignored."""
+        if meter is None:
+            return None
+        meter_id = self.meter_id(meter)
+        if meter_id is None:
+            raise InvalidInput(f"meter: unknown meter {meter!r}", field="meter", rule="known_meter")
+        return meter_id
 
     # -- helpers --------------------------------------------------------------------------
     def _validated(self, item: NewAnalysis, index: int) -> AnalysisCreate:

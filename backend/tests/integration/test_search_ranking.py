@@ -199,3 +199,24 @@ def test_doctor_says_whether_search_has_its_rum_index(sdb: Session) -> None:
         assert "search index in use" in check.found
     else:
         assert "GIN (same results, slower" in check.found
+
+
+def test_the_repository_passes_cursor_and_filters_through(sdb: Session) -> None:
+    user = make_user(sdb)
+    mine = [add(sdb, f"برق الليل {i}", i, user_id=user.id, meter="البسيط") for i in range(3)]
+    others = [add(sdb, f"برق النهار {i}", 10 + i) for i in range(3)]
+    repo = AnalysisRepository(sdb)
+    first = repo.search("برق", limit=2)
+    assert first.next_cursor is not None
+    second = repo.search("برق", limit=2, after=first.next_cursor)
+    assert ids(first) + ids(second) == ids(search(sdb, "برق", limit=4))
+    assert set(ids(repo.search("برق", limit=100, meter="البسيط"))) == set(mine)
+    assert set(ids(repo.search_fragment("برق", limit=100, user_id=user.id))) == set(mine)
+    assert set(ids(repo.search_fragment("برق", limit=100, meter="البسيط"))) == set(mine)
+    assert set(ids(repo.search_fragment("برق", limit=100))) == set(mine) | set(others)
+    page = repo.search_fragment("برق", limit=4)
+    rest = repo.search_fragment("برق", limit=100, after=page.next_cursor)
+    assert ids(page) + ids(rest) == ids(repo.search_fragment("برق", limit=100))
+    with pytest.raises(InvalidInput) as info:
+        repo.search_fragment("برق", meter="لا بحر")
+    assert info.value.field == "meter"
