@@ -27,6 +27,15 @@ call can never split the transaction silently: it fails, and nothing is written.
 
 Session listeners (refusing ORM writes in read sessions, refusing inner commits) are
 attached to this object's sessionmakers, never to SQLAlchemy's ``Session`` class.
+
+**Replicas.** With ``READ_DATABASE_URL`` set, read sessions read from the replicas
+(:mod:`app.db.replicas`), and every commit of a write session records its read-your-writes
+token (:func:`app.db.read_your_writes.commit_token`)::
+
+    with db.transaction() as session:
+        ...
+    with db.read_session(token=commit_token(session)) as reader:
+        ...                                 # a replica that has replayed the commit, or the primary
 """
 
 from __future__ import annotations
@@ -36,12 +45,14 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings, get_settings
 from app.db.base import make_engine
 from app.db.errors import translated
+from app.db.read_your_writes import track_commits
+from app.db.replicas import ReadSession, ReplicaRouter
 from app.errors import ReadOnlySession, UnitOfWorkError
 
 #: ``session.info`` key set while a unit of work owns the session; its value says whether
@@ -146,10 +157,12 @@ def unit_of_work(session: Session) -> Iterator[Session]:
 class Database:
     """A write engine, read engines, their session factories and their instrumentation.
 
-    ``read_engines`` is a list so that replicas can be added; today
-    :meth:`from_settings` gives one read engine on the primary, whose connections are in
-    autocommit and read-only in the server (:func:`app.db.base.make_engine`). Without read
-    engines, reads go through the write engine (still refused ORM writes in Python).
+    ``read_engines`` are read engines on the primary: :meth:`from_settings` gives one, whose
+    connections are in autocommit and read-only in the server (:func:`app.db.base.make_engine`).
+    Without read engines, reads go through the write engine (still refused ORM writes in
+    Python). With a ``router``, read sessions take their connection from it (a replica, or
+    ``read_engines[0]`` when none may serve), and write sessions record each commit's
+    read-your-writes token.
     """
 
     def __init__(
@@ -160,8 +173,10 @@ class Database:
         instrument: Instrument | None = None,
         uninstrument: Callable[[Engine], object] | None = None,
         name: str = "app",
+        router: ReplicaRouter | None = None,
     ) -> None:
         self.name = name
+        self.router = router
         self._uninstrument = uninstrument
         self.write_engine = write_engine
         self.read_engines: list[Engine] = list(read_engines) or [write_engine]
@@ -170,13 +185,17 @@ class Database:
         self.sessionmaker: sessionmaker[Session] = sessionmaker(
             bind=write_engine, autoflush=False, expire_on_commit=False
         )
-        self.read_sessionmaker: sessionmaker[Session] = sessionmaker(
+        self.read_sessionmaker: sessionmaker[ReadSession] = sessionmaker(
             bind=self.read_engines[0],
+            class_=ReadSession,
             autoflush=False,
             expire_on_commit=False,
             info={READ_ONLY: True},
+            router=router,
         )
         _guard(self.sessionmaker)
+        if router is not None:
+            track_commits(self.sessionmaker)
         event.listen(self.read_sessionmaker, "before_flush", _refuse_writes)
         if instrument is not None:
             for engine, engine_name in self._named_engines():
@@ -190,8 +209,9 @@ class Database:
         instrument: Instrument | None = None,
         name: str = "app",
     ) -> Database:
-        """The application's database (role ``bahr_app``): a pooled write engine and one
-        read engine on the primary. Builds engines, does not connect.
+        """The application's database (role ``bahr_app``): a pooled write engine, one read
+        engine on the primary, and one read engine per replica of ``READ_DATABASE_URL``
+        (with a :class:`~app.db.replicas.ReplicaRouter`). Builds engines, does not connect.
 
         ``instrument`` defaults to the metrics' :func:`app.metrics.database_metrics.instrument`
         when ``metrics_enabled`` is set (and :meth:`dispose` then uninstruments).
@@ -199,6 +219,7 @@ class Database:
         settings = settings or get_settings()
         write = make_engine(settings=settings)
         read = make_engine(settings=settings, read_only=True)
+        router = _router(read, settings, name)
         if instrument is None and settings.metrics_enabled:
             return cls(
                 write,
@@ -206,8 +227,9 @@ class Database:
                 instrument=_metrics_instrument,
                 uninstrument=_metrics_uninstrument,
                 name=name,
+                router=router,
             )
-        return cls(write, [read], instrument=instrument, name=name)
+        return cls(write, [read], instrument=instrument, name=name, router=router)
 
     @classmethod
     def for_owner(cls, settings: Settings | None = None) -> Database:
@@ -236,9 +258,14 @@ class Database:
                 raise
 
     @contextlib.contextmanager
-    def read_session(self) -> Iterator[Session]:
-        """A read-only session (autocommit, one round trip per query), always closed."""
-        with self.read_sessionmaker() as session:
+    def read_session(self, *, token: str | int | None = None) -> Iterator[Session]:
+        """A read-only session (autocommit, one round trip per query), always closed.
+
+        With replicas, it reads from one; ``token`` (a read-your-writes token,
+        :func:`~app.db.read_your_writes.commit_token`) makes it read from one that has
+        replayed that far, or from the primary. A token that is not an LSN is a ValueError.
+        """
+        with self.read_sessionmaker(token=token) as session:
             yield session
 
     def transaction_dependency(self) -> Generator[Session]:
@@ -262,7 +289,9 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection of every engine and detach the instrumentation
         (at shutdown; the names of the engines are free again)."""
-        for engine in dict.fromkeys([self.write_engine, *self.read_engines]):
+        if self.router is not None:
+            self.router.close()
+        for engine in dict.fromkeys([self.write_engine, *self.read_engines, *self._replicas()]):
             if self._uninstrument is not None:
                 self._uninstrument(engine)
             engine.dispose()
@@ -272,7 +301,48 @@ class Database:
         reads = [e for e in self.read_engines if e is not self.write_engine]
         for index, engine in enumerate(reads):
             named.append((engine, f"{self.name}-read" + (f"-{index}" if index else "")))
+        if self.router is not None:
+            named.extend((replica.engine, replica.name) for replica in self.router.replicas)
         return named
+
+    def _replicas(self) -> list[Engine]:
+        return [r.engine for r in self.router.replicas] if self.router is not None else []
+
+
+def _router(primary_read: Engine, settings: Settings, name: str) -> ReplicaRouter | None:
+    """The replicas of ``READ_DATABASE_URL`` (None when it is not set), named
+    ``<name>-replica-<n>`` in the metrics."""
+    urls = settings.read_urls()
+    if not urls:
+        return None
+    metrics = None
+    if settings.metrics_enabled:
+        from app.metrics.database_metrics import default_metrics
+
+        metrics = default_metrics()
+    return ReplicaRouter(
+        primary_read,
+        [
+            (
+                f"{name}-replica-{index}",
+                make_engine(_replica_url(url, settings), settings, read_only=True),
+            )
+            for index, url in enumerate(urls)
+        ],
+        max_lag_s=settings.replica_max_lag_s,
+        wait_s=settings.read_your_writes_wait_ms / 1000,
+        check_interval_s=settings.replica_check_interval_s,
+        down_backoff_s=settings.replica_down_backoff_s,
+        metrics=metrics,
+    )
+
+
+def _replica_url(url: URL, settings: Settings) -> URL:
+    """A replica's URL with a short libpq ``connect_timeout`` (unless it has its own), so a
+    replica that does not answer costs a read seconds, not minutes."""
+    if "connect_timeout" in url.query:
+        return url
+    return url.update_query_dict({"connect_timeout": str(settings.replica_connect_timeout_s)})
 
 
 def _metrics_instrument(engine: Engine, name: str) -> object:

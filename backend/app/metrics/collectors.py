@@ -9,7 +9,8 @@ creating a :class:`DatabaseMetrics` registers its metrics on the registry it is 
 Label cardinality is bounded whatever SQL is sent: ``operation`` is one of
 :data:`OPERATIONS`; ``table`` is one of the tables the metrics were told about (plus
 ``alembic_version``) or ``other``; ``kind`` is the class name of a DBAPI exception or
-``other``; ``engine`` names one live instrumented engine.
+``other``; ``engine`` names one live instrumented engine; ``replica`` names one configured
+replica; ``reason`` is one of :data:`FALLBACK_REASONS`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import QueuePool
@@ -37,6 +45,8 @@ if TYPE_CHECKING:
 #: Histogram buckets of ``bahr_database_query_duration_seconds``, in seconds.
 DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
 OPERATIONS: Final = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "OTHER"})
+#: Why a read passed over a replica (``bahr_database_read_fallbacks_total{reason}``).
+FALLBACK_REASONS: Final = frozenset({"replica_down", "replica_lagging", "token_not_replayed"})
 OTHER_TABLE: Final = "other"
 #: The application's tables: the one list that the roles' grants are written from.
 APPLICATION_TABLES: Final = (*DATA_TABLES, *READ_ONLY_TABLES)
@@ -103,6 +113,20 @@ class DatabaseMetrics:
             ("kind",),
             registry=None,
         )
+        self.replica_lag_seconds = Gauge(
+            "bahr_database_replica_lag_seconds",
+            "How far each read replica's replay was behind, in seconds, when last measured "
+            "(0 when it had replayed all it received).",
+            ("replica",),
+            registry=None,
+        )
+        self.read_fallbacks_total = Counter(
+            "bahr_database_read_fallbacks_total",
+            "Times a read passed over a replica (and went to another one or the primary), "
+            "by reason: replica_down, replica_lagging, token_not_replayed.",
+            ("reason",),
+            registry=None,
+        )
         #: The pools reported by the gauges: engine -> its ``engine`` label.
         self.pools: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
         self.pool_collector = PoolCollector(self.pools)
@@ -120,6 +144,8 @@ class DatabaseMetrics:
             self.queries_total,
             self.query_duration_seconds,
             self.errors_total,
+            self.replica_lag_seconds,
+            self.read_fallbacks_total,
             self.pool_collector,
         )
 

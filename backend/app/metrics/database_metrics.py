@@ -10,6 +10,8 @@ the spec's names below. They are::
     bahr_database_pool_checked_out{engine}                  gauge
     bahr_database_pool_overflow{engine}                     gauge
     bahr_database_pool_size{engine}                         gauge
+    bahr_database_replica_lag_seconds{replica}              gauge
+    bahr_database_read_fallbacks_total{reason}              counter
 
 The process's metrics (:func:`default_metrics`) live in prometheus-client's ``REGISTRY``,
 so whatever else the platform registers is served by the same endpoint
@@ -40,7 +42,7 @@ from prometheus_client import (
     make_wsgi_app,
 )
 
-from app.metrics.collectors import DURATION_BUCKETS, OPERATIONS, DatabaseMetrics
+from app.metrics.collectors import DURATION_BUCKETS, FALLBACK_REASONS, OPERATIONS, DatabaseMetrics
 from app.metrics.instrumentation import (
     SLOW_QUERY_LOGGER,
     Instrumentation,
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_TYPE",
     "DURATION_BUCKETS",
+    "FALLBACK_REASONS",
     "OPERATIONS",
     "SLOW_QUERY_LOGGER",
     "DatabaseMetrics",
