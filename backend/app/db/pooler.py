@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -149,20 +150,29 @@ class PgBouncer:
         cls,
         cluster: EmbeddedCluster,
         *,
-        root: Path | None = None,
         users: Iterable[str] = (roles.APP, roles.OWNER, SUPERUSER),
-        **options: object,
+        **options: Any,
     ) -> PgBouncer:
-        """A PgBouncer for ``cluster``'s socket, in a new temporary folder unless ``root``
-        is given. ``options`` are the constructor's (``pool_size``, ``aliases``, …)."""
-        folder = root or Path(tempfile.mkdtemp(prefix="bahr-pgbouncer-"))
-        return cls(
-            folder,
-            str(cluster.socket_dir),
-            cluster.port,
-            users=dict.fromkeys(users),
-            **options,  # type: ignore[arg-type]
+        """A PgBouncer for ``cluster``'s socket (its local roles need no password), in a
+        new temporary folder. ``options`` are the constructor's (``pool_size``, …)."""
+        return cls.for_server(
+            str(cluster.socket_dir), cluster.port, users=dict.fromkeys(users), **options
         )
+
+    @classmethod
+    def for_server(
+        cls,
+        host: str,
+        port: int,
+        *,
+        users: Mapping[str, str | None],
+        root: Path | None = None,
+        **options: Any,
+    ) -> PgBouncer:
+        """A PgBouncer for the server at ``host`` (a socket folder or a host name) and
+        ``port``, in ``root`` or a new temporary folder."""
+        folder = root or Path(tempfile.mkdtemp(prefix="bahr-pgbouncer-"))
+        return cls(folder, host, port, users=users, **options)
 
     # -- addresses --------------------------------------------------------------------------
     def url(self, database: str, user: str = roles.APP) -> URL:
@@ -264,9 +274,11 @@ class PgBouncer:
         for folder in (self.root, self.socket_dir):
             _private_folder(folder, user)
         self._write_private(self.ini_file, self.config())
+        # The admin console's user is listed too; it never logs in to the server.
+        users = {SUPERUSER: None, **self.users}
         entries = [
             f'"{name}" "{(password or "").replace(chr(34), chr(34) * 2)}"'
-            for name, password in self.users.items()
+            for name, password in users.items()
         ]
         self._write_private(self.auth_file, "\n".join(entries) + "\n")
 
