@@ -70,14 +70,18 @@ def test_control_psycopg_default_prepare_breaks_behind_the_pooler(pooled: Pooled
     """Without ``prepare_threshold=None``, the second client to reach the prepare threshold
     on the same server connection collides with the first one's prepared statement."""
     conninfo = pooled.bouncer.conninfo(pooled.single, roles.APP)
-    with (
-        psycopg.connect(conninfo, autocommit=True) as first,
-        psycopg.connect(conninfo, autocommit=True) as second,
-        pytest.raises(psycopg.errors.DuplicatePreparedStatement),
-    ):
-        for _ in range(8):
-            for conn in (first, second):
-                conn.execute("SELECT count(*) FROM meters WHERE id > %s", (0,))
+
+    def run_in_turns() -> None:
+        with (
+            psycopg.connect(conninfo, autocommit=True) as first,
+            psycopg.connect(conninfo, autocommit=True) as second,
+        ):
+            for _ in range(8):
+                for conn in (first, second):
+                    conn.execute("SELECT count(*) FROM meters WHERE id > %s", (0,))
+
+    with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
+        run_in_turns()
 
 
 @pytest.mark.parametrize("read_only", [False, True], ids=["write", "read"])
