@@ -97,7 +97,10 @@ def _runner(kind: str, flt: str, meter_id: int) -> Callable[[str], Any]:
 
 
 def _measure(
-    ctx: Context, queries: dict[str, list[str]], meter_id: int
+    ctx: Context,
+    queries: dict[str, list[str]],
+    meter_id: int,
+    filters: tuple[str, ...] | list[str] = FILTERS,
 ) -> tuple[dict[str, dict[str, list[int]]], dict[str, Any]]:
     """{class: {filter: [ns, …]}}, and facts (errors, windowed pages, estimates)."""
     from app.errors import SearchTooBroad
@@ -107,7 +110,7 @@ def _measure(
     for cls, qs in queries.items():
         kind = "word" if cls in WORD_CLASSES else "fragment"
         out[cls] = {}
-        for flt in FILTERS:
+        for flt in filters:
             run = _runner(kind, flt, meter_id)
             for q in qs[:2]:  # warm-up
                 with contextlib.suppress(SearchTooBroad):

@@ -71,10 +71,16 @@ FRAGMENT_MIN = 3
 #: ranks: past it a page is ranked among its newest matches as well).
 COMMON_MATCHES = 20_000
 RANK_WINDOW = 500
+#: Analyses per 8 kB heap page (a verse, its normalised text and its tsvector: about 13 at
+#: 1M rows); a walk along the primary key reads that many rows per page.
+ROWS_PER_PAGE = 10
 #: The trigram step of fragment search examines at most this many candidate rows.
 FRAGMENT_CANDIDATES = 200
 #: The name of the RUM index (see ``app.db.ddl.SEARCH_INDEXES``).
 RUM_INDEX = "ix_analyses_search_rum"
+#: A meter's analyses newest first: where it exists, the window of a meter-filtered search
+#: walks it instead of the primary key.
+METER_INDEX = "ix_analyses_meter_id_created_at"
 
 
 @dataclass(frozen=True)
@@ -222,25 +228,27 @@ def _bounded(db: Session) -> Iterator[Connection]:
         raise
 
 
-_RUM: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[Engine, dict[str, bool]] = weakref.WeakKeyDictionary()
+
+
+def _has_index(conn: Connection, name: str) -> bool:
+    """Whether the index ``name`` exists (looked up once per engine)."""
+    known = _INDEXES.setdefault(conn.engine, {})
+    if name not in known:
+        known[name] = bool(
+            conn.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
+        )
+    return known[name]
 
 
 def has_rum_index(conn: Connection) -> bool:
     """Whether the RUM index exists (looked up once per engine)."""
-    found = _RUM.get(conn.engine)
-    if found is None:
-        found = bool(
-            conn.execute(
-                text("SELECT to_regclass(:name) IS NOT NULL"), {"name": RUM_INDEX}
-            ).scalar_one()
-        )
-        _RUM[conn.engine] = found
-    return found
+    return _has_index(conn, RUM_INDEX)
 
 
 def forget_rum_index() -> None:
-    """Look the RUM index up again on next use (after creating or dropping it)."""
-    _RUM.clear()
+    """Look the search indexes up again on next use (after creating or dropping one)."""
+    _INDEXES.clear()
 
 
 # -- statements ---------------------------------------------------------------------------
@@ -253,7 +261,7 @@ _HEADLINE = "ts_headline('arabic'::regconfig, bahr_search_fold(a.normalized_text
 #: TRUE`` keeps the planner from reading every match through the GIN index first. A user's
 #: rows are walked through the user's own (user_id, created_at, id) index instead.
 _NEWEST = ("(search_vector @@ {tsq}) IS TRUE", "id DESC")
-_NEWEST_OF_USER = ("(search_vector @@ {tsq}) IS TRUE", "created_at DESC, id DESC")
+_NEWEST_IN_SCOPE = ("(search_vector @@ {tsq}) IS TRUE", "created_at DESC, id DESC")
 #: Every match, through the GIN index (ranked exactly: the window is large enough for all).
 _ALL = ("search_vector @@ {tsq}", "id DESC")
 
@@ -269,25 +277,28 @@ def _filters(user_id: int | None, meter_id: int | None) -> str:
 
 def _ranked_sql(tsq: str, *, scan: tuple[str, str], filters: str, cursor: bool) -> str:
     """Matches of ``tsq`` as ``scan`` finds them, at most ``:window`` (one more is fetched
-    to tell "exactly the window" from "more"), ranked by ``ts_rank_cd``, one page."""
+    to tell "exactly the window" from "more"), ranked by ``ts_rank_cd``, one page; only the
+    page's rows are joined back for their headlines."""
     match, order = scan[0].format(tsq=tsq), scan[1]
     after = (
-        "AND (w.rank, w.created_at, w.id) < (CAST(:rank AS real), :created_at, :id)"
+        "AND (r.rank, r.created_at, r.id) < (CAST(:rank AS real), :created_at, :id)"
         if cursor
         else ""
     )
     return f"""
 SELECT a.id, a.created_at, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
-  FROM (SELECT id, created_at, ts_rank_cd(search_vector, {tsq}) AS rank,
-               count(*) OVER () AS matched,
-               row_number() OVER (ORDER BY {order}) AS age
-          FROM (SELECT id, created_at, search_vector FROM analyses
-                 WHERE {match}{filters}
-                 ORDER BY {order} LIMIT :window) AS newest) AS w
+  FROM (SELECT r.id, r.created_at, r.rank, r.matched
+          FROM (SELECT id, created_at, ts_rank_cd(search_vector, {tsq}) AS rank,
+                       count(*) OVER () AS matched,
+                       row_number() OVER (ORDER BY {order}) AS age
+                  FROM (SELECT id, created_at, search_vector FROM analyses
+                         WHERE {match}{filters}
+                         ORDER BY {order} LIMIT :window) AS newest) AS r
+         WHERE r.age < :window {after}
+         ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
+         LIMIT :limit) AS w
   JOIN analyses a ON a.id = w.id
- WHERE w.age < :window {after}
- ORDER BY w.rank DESC, w.created_at DESC, w.id DESC
- LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
+ ORDER BY w.rank DESC, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
 
 
 def _rum_sql(*, filters: str, cursor: bool) -> str:
@@ -352,12 +363,36 @@ SELECT a.id, a.created_at, w.rank, w.matched, NULL AS headline
  LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
 
 
-def _estimate(conn: Connection, filters: str, params: dict[str, Any], tsq: str = _TSQ) -> int:
-    """The planner's estimate of the matches (from the index statistics: no rows read)."""
-    sql = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM analyses WHERE search_vector @@ {tsq}"  # noqa: S608
-    plan = conn.execute(text(sql + filters), params).scalar_one()
+def _estimate(
+    conn: Connection, filters: str, params: dict[str, Any], tsq: str = _TSQ, scope: str = ""
+) -> tuple[int, int]:
+    """The planner's estimates (from the statistics: no rows read) of the matches, and of
+    the rows in ``scope`` (the rows a newest-first walk would visit), in one round trip."""
+    sql = (
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM analyses WHERE search_vector @@ {tsq}{filters}"  # noqa: S608
+        f" UNION ALL SELECT 1 FROM analyses WHERE TRUE{scope}"
+    )
+    plan = conn.execute(text(sql), params).scalar_one()
     plan = json.loads(plan) if isinstance(plan, str) else plan
-    return int(plan[0]["Plan"]["Plan Rows"])
+    matches, rows = plan[0]["Plan"]["Plans"]
+    return int(matches["Plan Rows"]), int(rows["Plan Rows"])
+
+
+def windowed_is_cheaper(matches: int, scope: int, *, filtered: bool, by_time: bool) -> bool:
+    """Whether to rank among the newest :data:`RANK_WINDOW` matches only.
+
+    A very common term (more than :data:`COMMON_MATCHES` matches) always is. With a user or
+    meter filter no index ranks the matches: ranking all of them reads every matching row,
+    each on a page of its own. A newest-first walk reads about ``RANK_WINDOW × scope /
+    matches`` rows instead: through the filter's own index (``by_time``) one page each, along
+    the primary key :data:`ROWS_PER_PAGE` to a page. The cheaper one is taken.
+    """
+    if matches > COMMON_MATCHES:
+        return True
+    if not filtered or matches <= RANK_WINDOW:
+        return False
+    walked = RANK_WINDOW * scope / matches
+    return walked / (1 if by_time else ROWS_PER_PAGE) < matches
 
 
 def _load(db: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Analysis]:
@@ -452,8 +487,10 @@ def search(
     params = _params(text_, limit, user_id, meter_id)
     words = text_.split()
     with _bounded(db) as conn:
-        estimate = _estimate(conn, filters, params)
-        common = estimate > COMMON_MATCHES
+        by_time = user_id is not None or (meter_id is not None and _has_index(conn, METER_INDEX))
+        scope = _filters(user_id, None) if user_id is not None else filters if by_time else ""
+        estimate, rows = _estimate(conn, filters, params, scope=scope)
+        common = windowed_is_cheaper(estimate, rows, filtered=bool(filters), by_time=by_time)
         if cursor is not None:
             common = cursor[0] == 1  # a page continues the way its first page was made
             if cursor[0] == 4:
@@ -465,7 +502,7 @@ def search(
             part = _run(conn, sql, params, 4)
             page = _page(db, [part], limit=limit, words=words, windowed=False, total=estimate)
             return _with_ranks(page)
-        scan = (_NEWEST_OF_USER if user_id is not None else _NEWEST) if common else _ALL
+        scan = (_NEWEST_IN_SCOPE if by_time else _NEWEST) if common else _ALL
         window = RANK_WINDOW if common else COMMON_MATCHES
         params["window"] = window + 1
         sql = _ranked_sql(_TSQ, scan=scan, filters=filters, cursor=cursor is not None)
@@ -523,7 +560,7 @@ def search_fragment(
             phrase = dict(params)
             if cursor is not None:
                 _after(phrase, cursor)
-            estimate = _estimate(conn, filters, phrase, _PHRASE)
+            estimate, _ = _estimate(conn, filters, phrase, _PHRASE)
             sql = _phrase_sql(
                 common=estimate > COMMON_MATCHES, filters=filters, cursor=cursor is not None
             )
