@@ -2,6 +2,10 @@
 
 Exit codes: 0 success, 1 a user error (one line, no traceback), 2 a usage error (Typer's),
 3 an import that skipped at least one bad line (the good ones are stored).
+
+Every command imports this module, so it imports nothing heavy at module level: the
+settings, the database and pydantic are imported when a command uses them (issue 20,
+item 11).
 """
 
 from __future__ import annotations
@@ -11,17 +15,17 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.orm import Session
 
 from app.commands.output import describe_validation, json_value
 from app.commands.terminal import json_safe, shown
-from app.config import get_settings
 from app.errors import BahrDataError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 # No emoji codes: ``:word:`` in a verse or a username is text, not a picture.
 console = Console(emoji=False)
@@ -50,11 +54,17 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except BahrDataError as exc:
             raise fail(exc.message) from None
-        except ValidationError as exc:
-            raise fail(describe_validation(exc)) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise fail(f"{where}{exc.strerror or exc}") from None
+        except Exception as exc:
+            # pydantic is imported here, on the error path: a ValidationError can only
+            # come from a command that has imported pydantic already.
+            from pydantic import ValidationError
+
+            if isinstance(exc, ValidationError):
+                raise fail(describe_validation(exc)) from None
+            raise
 
     return wrapper
 
@@ -92,6 +102,8 @@ def database() -> Iterator[None]:
     if it is not running, and stopped again afterwards (a watchdog stops it even if the
     command is killed); a cluster started with ``bahr-db db start`` is left running.
     """
+    from app.config import get_settings
+
     settings = get_settings()
     if not settings.uses_embedded:
         yield

@@ -1,8 +1,13 @@
-"""``bahr-db search``, ``history``, ``stats`` and ``meters``: reading, with ``--json``."""
+"""``bahr-db search``, ``history``, ``stats`` and ``meters``: reading, with ``--json``.
+
+Each command imports the repositories it uses when it runs, not at module level: loading
+this module for ``bahr-db meters`` must not import search, users and analyses (issue 20,
+item 11; ``tests/integration/test_cli_startup.py`` checks what each command imports).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -11,16 +16,18 @@ from rich.text import Text
 from app.commands.common import console, database, fail, print_json, session, user_errors
 from app.commands.output import plural
 from app.commands.terminal import cell, printable
-from app.db.errors import translated
-from app.repositories import analysis_search
-from app.repositories.analysis_repository import AnalysisRepository, MeterStat
-from app.repositories.analysis_search import MARK_START, MARK_STOP, AnalysisSearchHit
-from app.repositories.meter_repository import MeterRepository
-from app.repositories.user_repository import UserRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.repositories.analysis_repository import MeterStat
+    from app.repositories.analysis_search import AnalysisSearchHit
 
 
 def marked(headline: str) -> Text:
     """A headline with its « » marks turned into highlighting."""
+    from app.repositories.analysis_search import MARK_START, MARK_STOP
+
     out = Text()
     for i, part in enumerate(headline.replace(MARK_STOP, MARK_START).split(MARK_START)):
         out.append(printable(part), style="bold black on yellow" if i % 2 else "")
@@ -62,6 +69,10 @@ def search(  # noqa: PLR0917 - typer reads each option by name
     as_json: bool = typer.Option(False, "--json", help="JSON output"),
 ) -> None:
     """Search analyses: ranked hits with the matches highlighted, a page at a time."""
+    from app.db.errors import translated
+    from app.repositories import analysis_search
+    from app.repositories.analysis_repository import AnalysisRepository
+
     with database(), session() as db:
         if fragment and meter is not None:
             raise fail("--meter does not apply to --fragment search")
@@ -97,6 +108,9 @@ def history(
     as_json: bool = typer.Option(False, "--json", help="JSON output"),
 ) -> None:
     """A user's analyses, newest first."""
+    from app.repositories.analysis_repository import AnalysisRepository
+    from app.repositories.user_repository import UserRepository
+
     with database(), session() as db:
         user = UserRepository(db).get_by_username(username)
         if user is None:
@@ -155,6 +169,8 @@ def stats_table(stats: list[MeterStat]) -> Table:
 @user_errors
 def stats(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """Analyses per meter, with a bar chart."""
+    from app.repositories.analysis_repository import AnalysisRepository
+
     with database(), session() as db:
         rows = AnalysisRepository(db).meter_stats()
     if as_json:
@@ -163,11 +179,13 @@ def stats(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> 
         console.print(stats_table(rows))
 
 
-def meters_table(db: Any) -> Table:
+def meters_table(db: Session) -> Table:
+    from app.repositories.meter_catalog import list_meters
+
     table = Table(title="the 16 classical meters")
     for col in ("#", "meter", "in English", "feet", "pattern"):
         table.add_column(col)
-    for m in MeterRepository(db).list_all():
+    for m in list_meters(db):
         table.add_row(
             str(m.position),
             *(cell(v or "") for v in (m.name_arabic, m.name_english, m.feet, m.pattern)),
@@ -178,6 +196,10 @@ def meters_table(db: Any) -> Table:
 @user_errors
 def meters(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """The meters, in canonical order."""
+    # The listing reads through a Core statement, not MeterRepository: the ORM models,
+    # schemas and PyICU would be most of this command's start-up (app.repositories.meter_catalog).
+    from app.repositories.meter_catalog import list_meters
+
     with database(), session() as db:
         if as_json:
             print_json(
@@ -190,7 +212,7 @@ def meters(as_json: bool = typer.Option(False, "--json", help="JSON output")) ->
                         "pattern": m.pattern,
                         "metadata": m.meta,
                     }
-                    for m in MeterRepository(db).list_all()
+                    for m in list_meters(db)
                 ]
             )
         else:

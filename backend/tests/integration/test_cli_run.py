@@ -26,8 +26,13 @@ HEAVY = (
     "pydantic_settings",
     "alembic",
     "psycopg",
+    "prometheus_client",
+    "icu",
+    "rich",
+    "app.config",
     "app.db",
     "app.models",
+    "app.repositories",
 )
 PROBE = """
 import json, sys
