@@ -28,7 +28,7 @@ from benchmarks.report import Results, Section
 PROJECT_ROOT = database.BACKEND_DIR.parent
 DEFAULT_MARKDOWN = PROJECT_ROOT / "docs" / "benchmarks.md"
 DEFAULT_JSON = PROJECT_ROOT / "benchmarks-out" / "results.json"
-SECTIONS = ("lookups", "ingest", "search", "history", "memory", "metrics", "startup")
+SECTIONS = ("lookups", "ingest", "search", "history", "memory", "metrics", "startup", "scaling")
 NEEDS_DATA_SET = {"search", "history", "memory"}
 
 
@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             lookups,
             memory,
             metrics_overhead,
+            scaling,
             search,
             startup,
         )
@@ -197,9 +198,19 @@ def main(argv: list[str] | None = None) -> int:
             "history": history.run,
             "memory": memory.run,
             "startup": startup.run,
+            "scaling": scaling.run,
         }
         results = Results(meta=meta)
-        order = ["startup", "lookups", "metrics", "ingest", "search", "history", "memory"]
+        order = [
+            "startup",
+            "lookups",
+            "metrics",
+            "scaling",
+            "ingest",
+            "search",
+            "history",
+            "memory",
+        ]
         loaded = False
         for key in order:
             if key not in args.sections:
@@ -219,13 +230,15 @@ def main(argv: list[str] | None = None) -> int:
         results.write_json(json_path)
         results.write_markdown(md_path)
         if (
-            args.sections == ["search"]
+            args.sections != list(SECTIONS)
             and not args.smoke
             and args.markdown is None
             and not ctx.state.get("failed")
         ):
-            splice_section(results, "search", DEFAULT_MARKDOWN)
-            ctx.log(f"search section and targets replaced in {DEFAULT_MARKDOWN}")
+            # A partial run (--only …) replaces its own sections in the full report.
+            for key in args.sections:
+                splice_section(results, key, DEFAULT_MARKDOWN)
+                ctx.log(f"{key} section and targets replaced in {DEFAULT_MARKDOWN}")
         ctx.log(f"results: {json_path}")
         ctx.log(f"report:  {md_path}")
     finally:
@@ -271,7 +284,8 @@ def splice_section(results: Results, key: str, path: Path) -> None:
         )
         lines[start:end] = new_block
     # Targets: drop this section's old rows (same leading words), add the new ones.
-    lead = ("| word search", "| fragment search") if key == "search" else ()
+    lead: tuple[str, ...] = ("| word search", "| fragment search") if key == "search" else ()
+    lead += tuple(f"| {name} |" for name in names)
     kept = [ln for ln in lines if not ln.startswith(lead)] if lead else lines
     at = next((i for i, ln in enumerate(kept) if ln.startswith("|---|---|---|---|---|")), None)
     if at is not None:

@@ -22,7 +22,7 @@ if str(BACKEND_DIR) not in sys.path:
 
 from benchmarks.timing import percentile  # noqa: E402
 
-SECTIONS = {"lookups", "ingest", "search", "history", "memory", "metrics", "startup"}
+SECTIONS = {"lookups", "ingest", "search", "history", "memory", "metrics", "startup", "scaling"}
 
 
 def test_percentile_is_nearest_rank() -> None:
