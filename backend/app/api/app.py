@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from app.api import analyses, meters, ops, search, users
 from app.api.dependencies import ReadDbSession, current_user
 from app.api.problems import HTTPProblem, add_problem_handlers
+from app.api.read_your_writes import ReadYourWritesMiddleware
 from app.models.user import User
 from app.repositories.user_repository import UserRepository
 
@@ -28,6 +29,7 @@ def create_app(*, demo_user: str | None = None) -> FastAPI:
         version="0.1.0",
     )
     add_problem_handlers(app)
+    app.add_middleware(ReadYourWritesMiddleware)
     for router in ROUTERS:
         app.include_router(router)
     if demo_user is not None:

@@ -46,16 +46,17 @@ if TYPE_CHECKING:
 #: primary). Set when the session takes its connection.
 SERVED_BY = "bahr.served_by"
 
-#: One round trip: how far the server has replayed, and how far behind that is in seconds
-#: (0 when it has replayed all it received). A server that is not in recovery (a primary
+#: One round trip: how far the server has replayed, and how far behind that is in seconds:
+#: 0 when it has replayed all it received, else the age of the last commit it replayed (of
+#: its start, when it has replayed none since). A server that is not in recovery (a primary
 #: named as a replica, or a promoted one) reports its WAL write position and no lag.
 _MEASURE = """\
 SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
             ELSE pg_current_wal_lsn() END::text,
        CASE WHEN pg_is_in_recovery()
                  AND pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()
-            THEN coalesce(extract(epoch FROM clock_timestamp()
-                                  - pg_last_xact_replay_timestamp()), 0)
+            THEN extract(epoch FROM clock_timestamp()
+                         - coalesce(pg_last_xact_replay_timestamp(), pg_postmaster_start_time()))
             ELSE 0 END::float8"""
 _REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
 _FIRST_POLL_S = 0.001

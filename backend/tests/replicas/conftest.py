@@ -73,10 +73,10 @@ class Topology:
 
 @pytest.fixture(scope="package")
 def topology() -> Iterator[Topology]:
-    if suite._cluster is None:  # noqa: SLF001 - the suite's own embedded primary
+    if suite._cluster is None:  # the suite's own embedded primary
         pytest.skip("the replica suite needs the embedded test cluster (DATABASE_URL is set)")
     owner_url, app_url = migrated_database(SUFFIX)
-    standby = Standby.create(suite._cluster)  # noqa: SLF001
+    standby = Standby.create(suite._cluster)
     try:
         standby.start(database=app_url.database or "", stop_with_pid=os.getpid())
         yield Topology(owner_url, app_url, standby)
