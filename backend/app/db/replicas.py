@@ -136,8 +136,13 @@ class ReplicaRouter:
         return self.primary.connect(), None
 
     def mark_down(self, replica: Replica) -> None:
-        """Skip ``replica`` for ``down_backoff_s``."""
+        """Skip ``replica`` for ``down_backoff_s``; its lag is unknown until it is back (the
+        gauge loses its value rather than show a stale one)."""
         replica.down_until = time.monotonic() + self.down_backoff_s
+        replica.checked_at = -math.inf
+        if self.metrics is not None:
+            with contextlib.suppress(KeyError):
+                self.metrics.replica_lag_seconds.remove(replica.name)
 
     def _order(self, token: int | None) -> list[Replica]:
         if not self.replicas:
@@ -255,7 +260,8 @@ class ReadSession(Session):
     ) -> Engine | Connection:
         if self.router is None or bind is not None:
             return super().get_bind(mapper, clause=clause, bind=bind, **kw)
-        if self._routed is None or self._routed.closed:
+        if self._routed is None or self._routed.closed or self._routed.invalidated:
+            self._release()
             token = self.token if self.token is not None else current_read_token()
             self._routed, replica = self.router.connect(token)
             self.info[SERVED_BY] = replica.name if replica is not None else None
@@ -263,6 +269,13 @@ class ReadSession(Session):
 
     def close(self) -> None:
         super().close()
+        self._release()
+
+    def reset(self) -> None:
+        super().reset()
+        self._release()
+
+    def _release(self) -> None:
         routed, self._routed = self._routed, None
         if routed is not None:
             routed.close()

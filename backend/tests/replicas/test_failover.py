@@ -88,9 +88,14 @@ def test_a_stopped_replica_is_skipped_and_not_tried_again_during_the_backoff(
     assert wired.db.router is not None
     replica = wired.db.router.replicas[0]
     assert _served_by(wired.db) == REPLICA
+    lag = {"replica": REPLICA}
+    assert _sample(wired.metrics, "bahr_database_replica_lag_seconds", lag) == 0
     standby_running.standby.stop("immediate")
     assert _served_by(wired.db) is None
     assert _fallbacks(wired, "replica_down") == 1
+    # Its lag is unknown now: no stale value is reported.
+    assert wired.metrics.registry is not None
+    assert wired.metrics.registry.get_sample_value("bahr_database_replica_lag_seconds", lag) is None
     down_until = replica.down_until
     assert replica.is_down(time.monotonic())
     # The next read passes it over without trying it: a try would move the backoff.

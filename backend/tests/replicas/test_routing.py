@@ -64,7 +64,7 @@ def test_without_replicas_reads_stay_on_the_primary_and_commits_make_no_token(
 
 
 def test_replica_engines_are_instrumented_by_name(topology: Topology) -> None:
-    from app.metrics.database_metrics import is_instrumented
+    from app.metrics.database_metrics import default_metrics, is_instrumented
 
     db = Database.from_settings(topology.settings(metrics_enabled=True), name="replica-names")
     try:
@@ -72,6 +72,7 @@ def test_replica_engines_are_instrumented_by_name(topology: Topology) -> None:
         (replica,) = db.router.replicas
         assert replica.name == "replica-names-replica-0"
         assert is_instrumented(replica.engine)
+        assert db.router.metrics is default_metrics()
         # A short libpq connect timeout, so a replica that does not answer is given up fast.
         assert replica.engine.url.query["connect_timeout"] == "2"
     finally:
@@ -106,3 +107,36 @@ def test_lsn_tokens_round_trip_and_order(lsn: str) -> None:
 def test_a_token_that_is_not_an_lsn_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="LSN"):
         parse_lsn(bad)
+
+
+def test_replicas_behind_a_transaction_pooler_setting_read_and_record_tokens(
+    topology: Topology,
+) -> None:
+    # DATABASE_POOLER=transaction applies to the replica URLs too: read connections are then
+    # not in autocommit (BEGIN READ ONLY ... ROLLBACK), and a read session joins the
+    # transaction the router's lag check began.
+    db = Database.from_settings(topology.settings(database_pooler="transaction"))
+    try:
+        with db.read_session() as session:
+            assert session.execute(IN_RECOVERY).scalar_one() is True
+            assert session.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
+            session.commit()
+            assert session.execute(IN_RECOVERY).scalar_one() is True
+        with db.transaction() as session:
+            session.execute(text("SELECT 1"))
+        token = commit_token(session)
+        assert token is not None
+        topology.standby.wait_for_replay(token)
+        with db.read_session(token=token) as session:
+            assert session.execute(IN_RECOVERY).scalar_one() is True
+    finally:
+        db.dispose()
+
+
+def test_an_invalidated_read_session_takes_a_new_connection(wired: Wired) -> None:
+    with wired.db.read_session() as session:
+        first = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        session.invalidate()
+        second = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second != first
+        assert session.execute(IN_RECOVERY).scalar_one() is True
