@@ -2,10 +2,13 @@
 
 Each command runs as a new process, as a user runs it: the console script ``bahr-db`` of this
 venv, with ``DATABASE_URL`` pointing at the benchmark database (so nothing starts a cluster).
-Variants run round-robin (anchor, ``--help``, ``--version``, ``meters``, anchor, …) so that
-load from other processes hits them alike. Anchor: ``python -c pass`` with the same
-interpreter, the floor of any Python command. Targets: ``bahr-db --help`` under 0.3 s and
-``bahr-db meters`` under 0.8 s (median wall time).
+Variants run round-robin (anchor, ``--help``, ``--version``, ``meters``, floor, anchor, …) so
+that load from other processes hits them alike. Anchor: ``python -c pass`` with the same
+interpreter, the floor of any Python command. Floor: importing only the libraries that
+``bahr-db meters`` cannot do without (Typer, Rich, pydantic-settings, psycopg, SQLAlchemy
+and its psycopg dialect), no ``app`` code and no query. Targets: ``bahr-db --help`` under
+0.3 s and ``bahr-db meters`` under 0.8 s (median wall time). One more run of ``bahr-db
+meters`` under ``python -X importtime`` says where its imports go, by package.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ from benchmarks.timing import percentile
 
 HELP_TARGET_S = 0.3
 METERS_TARGET_S = 0.8
+#: What any ``bahr-db meters`` through the data layer must import, and nothing of ``app``.
+FLOOR_IMPORTS = (
+    "import typer, rich.console, rich.table, pydantic_settings, psycopg, sqlalchemy, "
+    "sqlalchemy.dialects.postgresql.psycopg"
+)
+FLOOR = "floor: the libraries of `meters`, no app code"
+#: ``bahr-db meters`` as the console script runs it, for ``-X importtime``.
+METERS_MAIN = "import sys; sys.argv = ['bahr-db', 'meters']; from app.cli import main; main()"
 
 
 def _bytecode_note() -> str:
@@ -47,11 +58,13 @@ def _bahr_db() -> list[str]:
 def run(ctx: Context) -> Section:
     section = Section(
         key="startup",
-        title="Start-up: how soon a command answers",
+        title="8. Start-up: how soon a command answers",
         method=(
             "Wall time of a new process per run, `bahr-db` being this venv's console script "
             "and `DATABASE_URL` the benchmark database; variants interleaved. Anchor: "
-            "`python -c pass` with the same interpreter."
+            "`python -c pass` with the same interpreter. Floor: a process that only imports "
+            "the libraries `meters` needs (Typer, Rich, pydantic-settings, psycopg, SQLAlchemy "
+            "and its psycopg dialect)."
         ),
     )
     env = dict(os.environ)
@@ -64,9 +77,12 @@ def run(ctx: Context) -> Section:
         "bahr-db --help": [*cli, "--help"],
         "bahr-db --version": [*cli, "--version"],
         "bahr-db meters": [*cli, "meters"],
+        FLOOR: [sys.executable, "-c", FLOOR_IMPORTS],
     }
     if ctx.smoke:  # the smoke run checks that the section works, on the two cheap commands
-        variants = {name: argv for name, argv in variants.items() if "meters" not in name}
+        variants = {
+            name: argv for name, argv in variants.items() if "meters" not in name and name != FLOOR
+        }
     rounds = 1 if ctx.smoke else 15
     warmup = 0 if ctx.smoke else 1  # a first round warms the page cache and is dropped
     samples: dict[str, list[float]] = {name: [] for name in variants}
@@ -96,6 +112,7 @@ def run(ctx: Context) -> Section:
             ],
         )
     )
+    floor = medians.get(FLOOR)
     for name, goal in (("bahr-db --help", HELP_TARGET_S), ("bahr-db meters", METERS_TARGET_S)):
         if name not in medians:
             continue
@@ -105,8 +122,60 @@ def run(ctx: Context) -> Section:
                 goal=f"median < {goal * 1000:.0f} ms",
                 measured=f"{ms(medians[name] * 1000)} ms ({times(medians[name] / anchor)} anchor)",
                 met=medians[name] < goal,
+                why=_why_missed(medians[name], floor) if name.endswith("meters") else "",
             )
         )
+    breakdown: dict[str, float] = {}
+    if not ctx.smoke:
+        breakdown = _import_breakdown(env)
+        section.tables.append(_breakdown_table(breakdown))
     section.notes.append(_bytecode_note())
-    section.data = {"medians_s": medians, "samples_s": samples}
+    section.data = {"medians_s": medians, "samples_s": samples, "import_self_ms": breakdown}
     return section
+
+
+def _why_missed(meters: float, floor: float | None) -> str:
+    if floor is None:
+        return ""
+    over = f"the app's code and the query add {ms((meters - floor) * 1000)} ms"
+    return (
+        f"importing the libraries it needs, with no app code (floor), takes "
+        f"{ms(floor * 1000)} ms; {over}"
+    )
+
+
+def _import_breakdown(env: dict[str, str]) -> dict[str, float]:
+    """Self time (ms) of each imported package in one ``bahr-db meters`` under
+    ``-X importtime``; ``app`` is split by its sub-package."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", METERS_MAIN],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    spent: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[0].strip().isdigit():
+            continue  # the header line
+        parts = fields[2].strip().split(".")
+        package = ".".join(parts[:2]) if parts[0] == "app" else parts[0]
+        spent[package] = spent.get(package, 0.0) + int(fields[0]) / 1000
+    return dict(sorted(spent.items(), key=lambda item: -item[1]))
+
+
+def _breakdown_table(spent: dict[str, float]) -> Table:
+    total = sum(spent.values())
+    top = list(spent.items())[:12]
+    rest = total - sum(ms_ for _, ms_ in top)
+    return Table(
+        title=f"where `bahr-db meters` spends its imports: self time by package, one run "
+        f"under `-X importtime` (which slows imports), {ms(total)} ms in all",
+        columns=["package", "self ms", "share"],
+        rows=[
+            *([name, ms(ms_), f"{ms_ / total:.0%}"] for name, ms_ in top),
+            ["everything else", ms(rest), f"{rest / total:.0%}"],
+        ],
+    )
