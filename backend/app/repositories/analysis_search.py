@@ -5,14 +5,16 @@ Word search: the query goes through :func:`~app.text.arabic.normalize` in Python
 (quotes for phrases, ``or``, ``-`` to exclude) against ``search_vector``. Harakat, hamza forms
 of alef, tatweel, ى/ي, ة/ه and the ال / و / ب / وال / فال prefixes match on either side.
 
-How a query is answered depends on the planner's estimate of its matches (``EXPLAIN``, from
-the index statistics, no rows read):
+How a query is answered depends on the planner's estimates (one ``EXPLAIN``, from the
+statistics, no rows read) of its matches and of the rows its filter keeps:
 
-* more than :data:`COMMON_MATCHES` (a very common word, e.g. the function words in a large
-  share of all verses): the primary key (time-ordered UUID v7) is walked backwards until
-  :data:`RANK_WINDOW` matches are found, and those are ranked with ``ts_rank_cd``. The page
-  says so: ``windowed`` is True and ``estimated_total`` is the estimate. A user's rows are
-  walked through the user's own index instead;
+* a very common term (more than :data:`COMMON_MATCHES` matches), or a term common enough
+  among a user's or a meter's rows that walking them is cheaper than reading every match
+  (:func:`windowed_is_cheaper`): an index is walked newest first until :data:`RANK_WINDOW`
+  matches are found, and those are ranked with ``ts_rank_cd``. The page says so:
+  ``windowed`` is True and ``estimated_total`` is the estimate. The walk follows the user's
+  (user_id, created_at, id) index, the meter's (:data:`METER_INDEX`) where it exists, or
+  else the primary key (time-ordered UUID v7);
 * otherwise, with the RUM index (``ix_analyses_search_rum``, migration 0007, where the
   ``rum`` extension is installed): ranked by RUM's ``<=>`` over every match inside the
   index, only the page's rows read from the table;
@@ -22,9 +24,9 @@ Ties go to the newer analysis (``created_at``, then ``id``). Pages are keyset cu
 ranking order. Design notes: RUM's other operator class, ``rum_tsvector_addon_ops`` with
 ``created_at`` attached (with or without ``order_by_attach``), was tried for the newest
 matches: on rum 1.3 its index scan still collects and sorts every match (a tuplesort
-spilling to disk for a common word), so it cannot serve a bounded window; the primary key
-does. Function words are not stop words: they stay matchable and inside quoted phrases, and
-the window keeps them cheap.
+spilling to disk for a common word), so it cannot serve a bounded window; a btree walk does.
+Function words are not stop words: they stay matchable and inside quoted phrases, and the
+window keeps them cheap.
 
 Fragment search tries the fragment as a phrase of whole words (``<->``, newest first), then
 as a substring, then as a close (misspelt) match from the trigram index, each trigram step
@@ -33,15 +35,15 @@ from at most :data:`FRAGMENT_CANDIDATES` candidate rows.
 Every search runs in a transaction of its own with ``SET LOCAL statement_timeout`` (the
 ``search_timeout_ms`` setting) and custom plans only: past the time limit the caller gets
 :class:`~app.errors.SearchTooBroad`, and the connection goes back to the pool healthy. Every
-query string is a bound parameter.
+query string is a bound parameter (the statements are in :mod:`app.repositories.search_sql`,
+the checks of the input in :mod:`app.repositories.search_input`). A page costs four round
+trips on a read-only session: BEGIN with the settings, the estimate, the page (hits and
+their analyses in one statement), COMMIT.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
-import uuid
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,23 +51,47 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.errors import InvalidInput, SearchTooBroad
 from app.models.analysis import Analysis
+from app.repositories import search_sql as sql_
+from app.repositories.search_input import (
+    FRAGMENT_MIN,
+    QUERY_MAX,
+    QUERY_RAW_MAX,
+    Cursor,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from app.text import storable
 from app.text.arabic import HEADLINE_OPTIONS, highlight, highlight_from_headline, normalize
+
+__all__ = [
+    "COMMON_MATCHES",
+    "FRAGMENT_CANDIDATES",
+    "FRAGMENT_MIN",
+    "MARK_START",
+    "MARK_STOP",
+    "QUERY_MAX",
+    "QUERY_RAW_MAX",
+    "RANK_WINDOW",
+    "AnalysisSearchHit",
+    "SearchPage",
+    "forget_rum_index",
+    "has_rum_index",
+    "search",
+    "search_fragment",
+    "windowed_is_cheaper",
+]
 
 #: Markers around matched words in :attr:`AnalysisSearchHit.headline`.
 MARK_START = "«"
 MARK_STOP = "»"
-QUERY_MAX = 500
-#: Checked on the raw query, before any normalising work: a huge query is refused cheaply.
-QUERY_RAW_MAX = 4 * QUERY_MAX
-FRAGMENT_MIN = 3
 #: A query estimated to match more rows than this is a very common term: it is ranked among
 #: its newest :data:`RANK_WINDOW` matches only (and without RUM, it is the most any query
 #: ranks: past it a page is ranked among its newest matches as well).
@@ -118,10 +144,8 @@ class SearchPage(list[AnalysisSearchHit]):
         return list(self)
 
 
-# -- input --------------------------------------------------------------------------------
-
-
 def _query_text(query: str, *, min_length: int = 1) -> str:
+    """The query, normalised as the stored text is; refused when blank, too long or too short."""
     if not isinstance(query, str):
         raise InvalidInput("query: must be text", field="query", rule="text")
     if len(query) > QUERY_RAW_MAX:  # before normalize: its cost grows with the input
@@ -144,30 +168,6 @@ def _query_text(query: str, *, min_length: int = 1) -> str:
     return text_
 
 
-def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= 100:
-        raise InvalidInput("limit: must be between 1 and 100", field="limit", rule="range")
-
-
-def _encode_cursor(phase: int, rank: float, created_at: dt.datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([phase, rank, created_at.isoformat(), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, float, dt.datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        phase, rank, stamp, row_id = json.loads(raw)
-        created_at = dt.datetime.fromisoformat(stamp)
-        if phase not in (1, 2, 3, 4) or created_at.tzinfo is None:
-            raise ValueError("not a search cursor")
-        return int(phase), float(rank), created_at, uuid.UUID(row_id)
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidInput(
-            "after: not a cursor returned by this search", field="after", rule="cursor"
-        ) from None
-
-
 # -- bounded work -------------------------------------------------------------------------
 
 
@@ -176,25 +176,25 @@ def _bounded(db: Session) -> Iterator[Connection]:
     """A transaction of the search's own, with ``SET LOCAL statement_timeout``.
 
     On an autocommit (read-only) session it is an explicit BEGIN … COMMIT, which a
-    transaction-pooling PgBouncer keeps on one server connection; on a session already in a
-    transaction it is a savepoint, and the caller's timeout is restored afterwards. A
-    statement past the time limit becomes :class:`SearchTooBroad`; the transaction or
-    savepoint is rolled back, so the connection stays usable.
+    transaction-pooling PgBouncer keeps on one server connection (BEGIN and the settings go
+    in one message); on a session already in a transaction it is a savepoint, and the
+    caller's settings are restored afterwards. A statement past the time limit becomes
+    :class:`SearchTooBroad`; the transaction or savepoint is rolled back, so the connection
+    stays usable.
     """
-    timeout_ms = get_settings().search_timeout_ms
+    timeout_ms = int(get_settings().search_timeout_ms or 0)
     # Custom plans only: psycopg prepares a statement on its 6th run, and a generic plan
     # cannot fold websearch_to_tsquery(bahr_search_fold($1)) to a constant, so it would
     # run the fold for every row it tests.
     settings = "set_config('plan_cache_mode', 'force_custom_plan', true)"
     if timeout_ms:
-        settings += f", set_config('statement_timeout', '{int(timeout_ms)}', true)"
+        settings += f", set_config('statement_timeout', '{timeout_ms}', true)"
     conn = db.connection()
     autocommit = bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
     try:
         if autocommit:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(f"BEGIN; SELECT {settings}")
             try:
-                conn.exec_driver_sql(f"SELECT {settings}")
                 yield conn
             except BaseException:
                 conn.exec_driver_sql("ROLLBACK")
@@ -251,128 +251,15 @@ def forget_rum_index() -> None:
     _INDEXES.clear()
 
 
-# -- statements ---------------------------------------------------------------------------
-
-_TSQ = "websearch_to_tsquery('arabic'::regconfig, bahr_search_fold(:q))"
-_PHRASE = "phraseto_tsquery('arabic'::regconfig, bahr_search_fold(:q))"
-_HEADLINE = "ts_headline('arabic'::regconfig, bahr_search_fold(a.normalized_text), {tsq}, :opts)"
-#: The newest matches of a very common term: walking the primary key backwards (ids are
-#: time-ordered UUID v7) and testing each row, which stops after ``:window`` matches. ``IS
-#: TRUE`` keeps the planner from reading every match through the GIN index first. A user's
-#: rows are walked through the user's own (user_id, created_at, id) index instead.
-_NEWEST = ("(search_vector @@ {tsq}) IS TRUE", "id DESC")
-_NEWEST_IN_SCOPE = ("(search_vector @@ {tsq}) IS TRUE", "created_at DESC, id DESC")
-#: Every match, through the GIN index (ranked exactly: the window is large enough for all).
-_ALL = ("search_vector @@ {tsq}", "id DESC")
-
-
-def _filters(user_id: int | None, meter_id: int | None) -> str:
-    out = ""
-    if user_id is not None:
-        out += " AND user_id = :user_id"
-    if meter_id is not None:
-        out += " AND meter_id = :meter_id"
-    return out
-
-
-def _ranked_sql(tsq: str, *, scan: tuple[str, str], filters: str, cursor: bool) -> str:
-    """Matches of ``tsq`` as ``scan`` finds them, at most ``:window`` (one more is fetched
-    to tell "exactly the window" from "more"), ranked by ``ts_rank_cd``, one page; only the
-    page's rows are joined back for their headlines."""
-    match, order = scan[0].format(tsq=tsq), scan[1]
-    after = (
-        "AND (r.rank, r.created_at, r.id) < (CAST(:rank AS real), :created_at, :id)"
-        if cursor
-        else ""
-    )
-    return f"""
-SELECT a.id, a.created_at, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
-  FROM (SELECT r.id, r.created_at, r.rank, r.matched
-          FROM (SELECT id, created_at, ts_rank_cd(search_vector, {tsq}) AS rank,
-                       count(*) OVER () AS matched,
-                       row_number() OVER (ORDER BY {order}) AS age
-                  FROM (SELECT id, created_at, search_vector FROM analyses
-                         WHERE {match}{filters}
-                         ORDER BY {order} LIMIT :window) AS newest) AS r
-         WHERE r.age < :window {after}
-         ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
-         LIMIT :limit) AS w
-  JOIN analyses a ON a.id = w.id
- ORDER BY w.rank DESC, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
-
-
-def _rum_sql(*, filters: str, cursor: bool) -> str:
-    """Every match ranked by the RUM index itself (``<=>``, the distance 1/score, from the
-    positions it stores): only the rows of the page are read from the table."""
-    dist = f"(search_vector <=> {_TSQ})"
-    after = (
-        f" AND ({dist} > CAST(:dist AS real) OR ({dist} = CAST(:dist AS real)"
-        " AND (created_at, id) < (:created_at, :id)))"
-        if cursor
-        else ""
-    )
-    return f"""
-SELECT a.id, a.created_at, w.dist AS rank, 0 AS matched, {_HEADLINE.format(tsq=_TSQ)} AS headline
-  FROM (SELECT id, created_at, {dist} AS dist FROM analyses
-         WHERE search_vector @@ {_TSQ}{filters}{after}
-         ORDER BY {dist}, created_at DESC, id DESC LIMIT :limit) AS w
-  JOIN analyses a ON a.id = w.id
- ORDER BY w.dist, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
-
-
-def _phrase_sql(*, common: bool, filters: str, cursor: bool) -> str:
-    """Whole-word phrase matches of the fragment, newest (largest id) first, rank 1.0.
-
-    A phrase of common words walks the primary key backwards and stops at ``:limit``
-    matches; a rarer one reads its matches through the GIN index."""
-    match = f"(search_vector @@ {_PHRASE}) IS TRUE" if common else f"search_vector @@ {_PHRASE}"
-    after = " AND id < :id" if cursor else ""
-    return f"""
-SELECT a.id, a.created_at, 1.0::real AS rank, 0 AS matched,
-       {_HEADLINE.format(tsq=_PHRASE)} AS headline
-  FROM (SELECT id FROM analyses
-         WHERE {match}{filters}{after}
-         ORDER BY id DESC LIMIT :limit) AS p
-  JOIN analyses a ON a.id = p.id
- ORDER BY p.id DESC"""  # noqa: S608 - constant fragments, values bound
-
-
-#: Step 2 of fragment search: a substring of the text; step 3: a close (misspelt) match.
-_SUBSTRING = "normalized_text ILIKE :like"
-_CLOSE = ":q <% normalized_text AND normalized_text NOT ILIKE :like"
-
-
-def _trigram_sql(match: str, *, filters: str, cursor: bool) -> str:
-    """Trigram matches that are not whole-word phrase matches, from at most ``:window``
-    candidate rows, best first (``word_similarity``, then newest)."""
-    after = (
-        "WHERE (w.rank, w.created_at, w.id) < (CAST(:rank AS real), :created_at, :id)"
-        if cursor
-        else ""
-    )
-    return f"""
-SELECT a.id, a.created_at, w.rank, w.matched, NULL AS headline
-  FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
-               count(*) OVER () AS matched
-          FROM (SELECT id, created_at, normalized_text FROM analyses
-                 WHERE {match}{filters} AND NOT search_vector @@ {_PHRASE}
-                 LIMIT :window) AS candidates) AS w
-  JOIN analyses a ON a.id = w.id
- {after}
- ORDER BY w.rank DESC, w.created_at DESC, w.id DESC
- LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
+# -- choosing the plan --------------------------------------------------------------------
 
 
 def _estimate(
-    conn: Connection, filters: str, params: dict[str, Any], tsq: str = _TSQ, scope: str = ""
+    conn: Connection, filters: str, params: dict[str, Any], tsq: str = sql_.TSQ, scope: str = ""
 ) -> tuple[int, int]:
     """The planner's estimates (from the statistics: no rows read) of the matches, and of
     the rows in ``scope`` (the rows a newest-first walk would visit), in one round trip."""
-    sql = (
-        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM analyses WHERE search_vector @@ {tsq}{filters}"  # noqa: S608
-        f" UNION ALL SELECT 1 FROM analyses WHERE TRUE{scope}"
-    )
-    plan = conn.execute(text(sql), params).scalar_one()
+    plan = conn.execute(text(sql_.estimate(tsq, filters, scope)), params).scalar_one()
     plan = json.loads(plan) if isinstance(plan, str) else plan
     matches, rows = plan[0]["Plan"]["Plans"]
     return int(matches["Plan Rows"]), int(rows["Plan Rows"])
@@ -395,10 +282,7 @@ def windowed_is_cheaper(matches: int, scope: int, *, filtered: bool, by_time: bo
     return walked / (1 if by_time else ROWS_PER_PAGE) < matches
 
 
-def _load(db: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Analysis]:
-    if not ids:
-        return {}
-    return {a.id: a for a in db.scalars(select(Analysis).where(Analysis.id.in_(ids)))}
+# -- pages --------------------------------------------------------------------------------
 
 
 def _headline(original: str, headline: str | None, words: list[str]) -> str:
@@ -414,41 +298,37 @@ def _headline(original: str, headline: str | None, words: list[str]) -> str:
 
 @dataclass
 class _Rows:
-    rows: list[Any]
+    """The rows of one step: (analysis, rank, matched, headline) each."""
+
+    rows: list[tuple[Analysis, float, int, str | None]]
     matched: int
     phase: int
 
 
-def _run(conn: Connection, sql: str, params: dict[str, Any], phase: int) -> _Rows:
-    rows = list(conn.execute(text(sql), params).all())
-    return _Rows(rows, int(rows[0].matched) if rows else 0, phase)
+def _run(db: Session, sql: str, params: dict[str, Any], phase: int) -> _Rows:
+    rows: list[tuple[Analysis, float, int, str | None]] = [
+        (analysis, rank, matched, headline)
+        for analysis, rank, matched, headline in db.execute(sql_.entities(sql), params)
+    ]
+    return _Rows(rows, int(rows[0][2]) if rows else 0, phase)
 
 
 def _page(
-    db: Session,
-    parts: list[_Rows],
-    *,
-    limit: int,
-    words: list[str],
-    windowed: bool,
-    total: int,
+    parts: list[_Rows], *, limit: int, words: list[str], windowed: bool, total: int
 ) -> SearchPage:
     tagged = [(part.phase, row) for part in parts for row in part.rows]
-    # Read committed: a row deleted between the two statements is left out, not an error.
-    found = _load(db, [row.id for _, row in tagged[:limit]])
     hits = [
         AnalysisSearchHit(
-            analysis=found[row.id],
-            rank=float(row.rank),
-            headline=_headline(found[row.id].original_text, row.headline, words),
+            analysis=analysis,
+            rank=float(rank),
+            headline=_headline(analysis.original_text, headline, words),
         )
-        for _, row in tagged[:limit]
-        if row.id in found
+        for _, (analysis, rank, _matched, headline) in tagged[:limit]
     ]
     next_cursor = None
     if len(tagged) > limit:
-        phase, last = tagged[limit - 1]
-        next_cursor = _encode_cursor(phase, float(last.rank), last.created_at, last.id)
+        phase, (last, rank, _, _) = tagged[limit - 1]
+        next_cursor = encode_cursor(Cursor(phase, float(rank), last.created_at, last.id))
     return SearchPage(hits, next_cursor=next_cursor, windowed=windowed, estimated_total=total)
 
 
@@ -462,8 +342,11 @@ def _params(text_: str, limit: int, user_id: int | None, meter_id: int | None) -
     }
 
 
-def _after(params: dict[str, Any], cursor: tuple[int, float, dt.datetime, uuid.UUID]) -> None:
-    params.update(rank=cursor[1], created_at=cursor[2], id=cursor[3])
+def _after(params: dict[str, Any], cursor: Cursor) -> None:
+    params.update(rank=cursor.rank, created_at=cursor.created_at, id=cursor.id)
+
+
+# -- the two searches ---------------------------------------------------------------------
 
 
 def search(
@@ -481,35 +364,35 @@ def search(
     ``search_timeout_ms`` is a :class:`SearchTooBroad`.
     """
     text_ = _query_text(query)
-    _check_limit(limit)
-    cursor = _decode_cursor(after) if after is not None else None
-    filters = _filters(user_id, meter_id)
+    check_limit(limit)
+    cursor = decode_cursor(after)
+    filters = sql_.filters(user_id, meter_id)
     params = _params(text_, limit, user_id, meter_id)
     words = text_.split()
     with _bounded(db) as conn:
         by_time = user_id is not None or (meter_id is not None and _has_index(conn, METER_INDEX))
-        scope = _filters(user_id, None) if user_id is not None else filters if by_time else ""
+        scope = sql_.filters(user_id, None) if user_id is not None else filters if by_time else ""
         estimate, rows = _estimate(conn, filters, params, scope=scope)
         common = windowed_is_cheaper(estimate, rows, filtered=bool(filters), by_time=by_time)
         if cursor is not None:
-            common = cursor[0] == 1  # a page continues the way its first page was made
-            if cursor[0] == 4:
-                params.update(dist=cursor[1], created_at=cursor[2], id=cursor[3])
+            common = cursor.phase == 1  # a page continues the way its first page was made
+            if cursor.phase == 4:
+                params.update(dist=cursor.rank, created_at=cursor.created_at, id=cursor.id)
             else:
                 _after(params, cursor)
-        if not common and (cursor is None or cursor[0] == 4) and has_rum_index(conn):
-            sql = _rum_sql(filters=filters, cursor=cursor is not None)
-            part = _run(conn, sql, params, 4)
-            page = _page(db, [part], limit=limit, words=words, windowed=False, total=estimate)
+        if not common and (cursor is None or cursor.phase == 4) and has_rum_index(conn):
+            sql = sql_.rum(filters_=filters, cursor=cursor is not None)
+            part = _run(db, sql, params, 4)
+            page = _page([part], limit=limit, words=words, windowed=False, total=estimate)
             return _with_ranks(page)
-        scan = (_NEWEST_IN_SCOPE if by_time else _NEWEST) if common else _ALL
+        scan = (sql_.NEWEST_IN_SCOPE if by_time else sql_.NEWEST) if common else sql_.ALL
         window = RANK_WINDOW if common else COMMON_MATCHES
         params["window"] = window + 1
-        sql = _ranked_sql(_TSQ, scan=scan, filters=filters, cursor=cursor is not None)
-        part = _run(conn, sql, params, 1 if common else 2)
+        sql = sql_.ranked(sql_.TSQ, scan=scan, filters_=filters, cursor=cursor is not None)
+        part = _run(db, sql, params, 1 if common else 2)
         windowed = part.matched > window
         total = estimate if windowed else part.matched
-        return _page(db, [part], limit=limit, words=words, windowed=windowed, total=total)
+        return _page([part], limit=limit, words=words, windowed=windowed, total=total)
 
 
 def _with_ranks(page: SearchPage) -> SearchPage:
@@ -547,12 +430,12 @@ def search_fragment(
     candidate rows; ``windowed`` says when either step hit its bound.
     """
     text_ = _query_text(query, min_length=FRAGMENT_MIN)
-    _check_limit(limit)
-    cursor = _decode_cursor(after) if after is not None else None
-    filters = _filters(user_id, meter_id)
+    check_limit(limit)
+    cursor = decode_cursor(after)
+    filters = sql_.filters(user_id, meter_id)
     like = "%" + text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     params = _params(text_, limit, user_id, meter_id) | {"like": like}
-    phase = 1 if cursor is None else cursor[0]
+    phase = 1 if cursor is None else cursor.phase
     parts: list[_Rows] = []
     windowed = False
     with _bounded(db) as conn:
@@ -560,20 +443,21 @@ def search_fragment(
             phrase = dict(params)
             if cursor is not None:
                 _after(phrase, cursor)
-            estimate, _ = _estimate(conn, filters, phrase, _PHRASE)
-            sql = _phrase_sql(
-                common=estimate > COMMON_MATCHES, filters=filters, cursor=cursor is not None
+            estimate, _ = _estimate(conn, filters, phrase, sql_.PHRASE)
+            sql = sql_.phrase(
+                common=estimate > COMMON_MATCHES, filters_=filters, cursor=cursor is not None
             )
-            parts.append(_run(conn, sql, phrase, 1))
-        for step, match in ((2, _SUBSTRING), (3, _CLOSE)):
+            parts.append(_run(db, sql, phrase, 1))
+        for step, match in ((2, sql_.SUBSTRING), (3, sql_.CLOSE)):
             if phase > step or sum(len(p.rows) for p in parts) > limit:
                 continue
             trigram = params | {"window": FRAGMENT_CANDIDATES}
-            resume = cursor is not None and cursor[0] == step
+            resume = cursor is not None and cursor.phase == step
             if resume:
                 _after(trigram, cursor)  # type: ignore[arg-type]
-            part = _run(conn, _trigram_sql(match, filters=filters, cursor=resume), trigram, step)
+            sql = sql_.trigram(match, filters_=filters, cursor=resume)
+            part = _run(db, sql, trigram, step)
             parts.append(part)
             windowed = windowed or part.matched >= FRAGMENT_CANDIDATES
         total = sum(p.matched if p.phase > 1 else len(p.rows) for p in parts)
-        return _page(db, parts, limit=limit, words=text_.split(), windowed=windowed, total=total)
+        return _page(parts, limit=limit, words=text_.split(), windowed=windowed, total=total)

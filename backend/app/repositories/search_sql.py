@@ -1,0 +1,142 @@
+"""The statements of Arabic search (:mod:`app.repositories.analysis_search` picks among them).
+
+Each statement returns whole pages in one round trip: the analyses' own columns (loaded as
+:class:`~app.models.analysis.Analysis` entities), then ``rank``, ``matched`` (how many
+matches the step examined, where it counts them) and ``headline``. Every value is a bound
+parameter; the fragments joined here are constants.
+
+The query goes through ``bahr_search_fold`` in SQL exactly like the indexed text, then
+``websearch_to_tsquery`` (word search) or ``phraseto_tsquery`` (fragments).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Float, Text, TextClause, column, select, text
+from sqlalchemy.sql.selectable import Select
+
+from app.models.analysis import Analysis
+
+TSQ = "websearch_to_tsquery('arabic'::regconfig, bahr_search_fold(:q))"
+PHRASE = "phraseto_tsquery('arabic'::regconfig, bahr_search_fold(:q))"
+_HEADLINE = "ts_headline('arabic'::regconfig, bahr_search_fold(a.normalized_text), {tsq}, :opts)"
+_COLUMNS = ", ".join(f"a.{c.name}" for c in Analysis.__table__.columns)
+_EXTRA = (column("rank", Float), column("matched", BigInteger), column("headline", Text))
+
+#: The newest matches: walking an index newest first and testing each row, which stops after
+#: ``:window`` matches. ``IS TRUE`` keeps the planner from reading every match through the
+#: GIN index first. Without a filter the walk follows the primary key (ids are time-ordered
+#: UUID v7); with a user (or meter) filter, that filter's (…, created_at, id) index.
+NEWEST = ("(search_vector @@ {tsq}) IS TRUE", "id DESC")
+NEWEST_IN_SCOPE = ("(search_vector @@ {tsq}) IS TRUE", "created_at DESC, id DESC")
+#: Every match, through the GIN index (ranked exactly: the window is large enough for all).
+ALL = ("search_vector @@ {tsq}", "id DESC")
+#: Step 2 of fragment search: a substring of the text; step 3: a close (misspelt) match.
+SUBSTRING = "normalized_text ILIKE :like"
+CLOSE = ":q <% normalized_text AND normalized_text NOT ILIKE :like"
+
+
+def filters(user_id: int | None, meter_id: int | None) -> str:
+    out = ""
+    if user_id is not None:
+        out += " AND user_id = :user_id"
+    if meter_id is not None:
+        out += " AND meter_id = :meter_id"
+    return out
+
+
+def entities(sql: str) -> Select[Analysis, float, int, str | None]:
+    """``sql`` (a statement of this module) as an ORM statement: the analyses as entities."""
+    textual: TextClause = text(sql)
+    return select(Analysis, *_EXTRA).from_statement(  # type: ignore[return-value]
+        textual.columns(*Analysis.__table__.columns, *_EXTRA)
+    )
+
+
+def estimate(tsq: str, filters_: str, scope: str) -> str:
+    """The planner's estimates (no rows read) of the matches and of the rows in ``scope``."""
+    return (
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM analyses WHERE search_vector @@ {tsq}{filters_}"  # noqa: S608
+        f" UNION ALL SELECT 1 FROM analyses WHERE TRUE{scope}"
+    )
+
+
+def ranked(tsq: str, *, scan: tuple[str, str], filters_: str, cursor: bool) -> str:
+    """Matches of ``tsq`` as ``scan`` finds them, at most ``:window`` (one more is fetched
+    to tell "exactly the window" from "more"), ranked by ``ts_rank_cd``, one page; only the
+    page's rows are joined back."""
+    match, order = scan[0].format(tsq=tsq), scan[1]
+    after = (
+        "AND (r.rank, r.created_at, r.id) < (CAST(:rank AS real), :created_at, :id)"
+        if cursor
+        else ""
+    )
+    return f"""
+SELECT {_COLUMNS}, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
+  FROM (SELECT r.id, r.created_at, r.rank, r.matched
+          FROM (SELECT id, created_at, ts_rank_cd(search_vector, {tsq}) AS rank,
+                       count(*) OVER () AS matched,
+                       row_number() OVER (ORDER BY {order}) AS age
+                  FROM (SELECT id, created_at, search_vector FROM analyses
+                         WHERE {match}{filters_}
+                         ORDER BY {order} LIMIT :window) AS newest) AS r
+         WHERE r.age < :window {after}
+         ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
+         LIMIT :limit) AS w
+  JOIN analyses a ON a.id = w.id
+ ORDER BY w.rank DESC, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
+
+
+def rum(*, filters_: str, cursor: bool) -> str:
+    """Every match ranked by the RUM index itself (``<=>``, the distance 1/score, from the
+    positions it stores): only the rows of the page are read from the table."""
+    dist = f"(search_vector <=> {TSQ})"
+    after = (
+        f" AND ({dist} > CAST(:dist AS real) OR ({dist} = CAST(:dist AS real)"
+        " AND (created_at, id) < (:created_at, :id)))"
+        if cursor
+        else ""
+    )
+    return f"""
+SELECT {_COLUMNS}, w.dist AS rank, 0 AS matched, {_HEADLINE.format(tsq=TSQ)} AS headline
+  FROM (SELECT id, created_at, {dist} AS dist FROM analyses
+         WHERE search_vector @@ {TSQ}{filters_}{after}
+         ORDER BY {dist}, created_at DESC, id DESC LIMIT :limit) AS w
+  JOIN analyses a ON a.id = w.id
+ ORDER BY w.dist, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
+
+
+def phrase(*, common: bool, filters_: str, cursor: bool) -> str:
+    """Whole-word phrase matches of the fragment, newest (largest id) first, rank 1.0.
+
+    A phrase of common words walks the primary key backwards and stops at ``:limit``
+    matches; a rarer one reads its matches through the GIN index."""
+    match = f"(search_vector @@ {PHRASE}) IS TRUE" if common else f"search_vector @@ {PHRASE}"
+    after = " AND id < :id" if cursor else ""
+    return f"""
+SELECT {_COLUMNS}, 1.0::real AS rank, 0 AS matched, {_HEADLINE.format(tsq=PHRASE)} AS headline
+  FROM (SELECT id FROM analyses
+         WHERE {match}{filters_}{after}
+         ORDER BY id DESC LIMIT :limit) AS p
+  JOIN analyses a ON a.id = p.id
+ ORDER BY p.id DESC"""  # noqa: S608 - constant fragments, values bound
+
+
+def trigram(match: str, *, filters_: str, cursor: bool) -> str:
+    """Trigram matches that are not whole-word phrase matches, from at most ``:window``
+    candidate rows, best first (``word_similarity``, then newest)."""
+    after = (
+        "WHERE (w.rank, w.created_at, w.id) < (CAST(:rank AS real), :created_at, :id)"
+        if cursor
+        else ""
+    )
+    return f"""
+SELECT {_COLUMNS}, w.rank, w.matched, NULL AS headline
+  FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
+               count(*) OVER () AS matched
+          FROM (SELECT id, created_at, normalized_text FROM analyses
+                 WHERE {match}{filters_} AND NOT search_vector @@ {PHRASE}
+                 LIMIT :window) AS candidates) AS w
+  JOIN analyses a ON a.id = w.id
+ {after}
+ ORDER BY w.rank DESC, w.created_at DESC, w.id DESC
+ LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
