@@ -2,8 +2,8 @@
 
 ``bahr-db meters`` only shows the 16 rows. Through :class:`MeterRepository` it would import
 every mapped class, the pydantic schemas and PyICU, and configure the mappers, before its
-one query; that was about a fifth of the command's start-up (issue 20, item 11). This
-module imports none of them: the statement names its six columns on a lightweight
+one query: 16-18 % of the command's CPU time on the benchmark machine (issue 20, item 11).
+This module imports none of them: the statement names its six columns on a lightweight
 ``table()`` clause, and ``tests/integration/test_cli_startup.py`` checks that they are
 columns of :class:`app.models.analysis.Meter` and that the rows equal
 :meth:`MeterRepository.list_all`, in the same order.
