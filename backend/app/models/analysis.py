@@ -79,7 +79,11 @@ class Analysis(Base):
         # docs/benchmarks.md section 4); a BRIN index cannot return rows in order.
         Index("ix_analyses_created_at", "created_at", postgresql_using="brin"),
         Index("ix_analyses_detected_meter", "detected_meter"),
-        Index("ix_analyses_meter_id", "meter_id"),
+        # A meter's analyses newest first (migration 0008): search walks it for a word
+        # common in that meter; it serves lookups by meter_id alone too.
+        Index(
+            "ix_analyses_meter_id_created_at", "meter_id", text("created_at DESC"), text("id DESC")
+        ),
         Index("ix_analyses_search_vector", "search_vector", postgresql_using="gin"),
         Index(
             "ix_analyses_normalized_text_trgm",
