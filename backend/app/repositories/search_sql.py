@@ -123,20 +123,23 @@ SELECT {_COLUMNS}, 1.0::real AS rank, 0 AS matched, {_HEADLINE.format(tsq=PHRASE
 
 def trigram(match: str, *, filters_: str, cursor: bool) -> str:
     """Trigram matches that are not whole-word phrase matches, from at most ``:window``
-    candidate rows, best first (``word_similarity``, then newest)."""
+    candidate rows, best first (``word_similarity``, then newest); only the page's rows are
+    joined back."""
     after = (
-        "WHERE (w.rank, w.created_at, w.id) < (CAST(:rank AS real), :created_at, :id)"
+        "WHERE (c.rank, c.created_at, c.id) < (CAST(:rank AS real), :created_at, :id)"
         if cursor
         else ""
     )
     return f"""
 SELECT {_COLUMNS}, w.rank, w.matched, NULL AS headline
-  FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
-               count(*) OVER () AS matched
-          FROM (SELECT id, created_at, normalized_text FROM analyses
-                 WHERE {match}{filters_} AND NOT search_vector @@ {PHRASE}
-                 LIMIT :window) AS candidates) AS w
+  FROM (SELECT c.id, c.created_at, c.rank, c.matched
+          FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
+                       count(*) OVER () AS matched
+                  FROM (SELECT id, created_at, normalized_text FROM analyses
+                         WHERE {match}{filters_} AND NOT search_vector @@ {PHRASE}
+                         LIMIT :window) AS candidates) AS c
+         {after}
+         ORDER BY c.rank DESC, c.created_at DESC, c.id DESC
+         LIMIT :limit) AS w
   JOIN analyses a ON a.id = w.id
- {after}
- ORDER BY w.rank DESC, w.created_at DESC, w.id DESC
- LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
+ ORDER BY w.rank DESC, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
