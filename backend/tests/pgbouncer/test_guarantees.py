@@ -53,7 +53,10 @@ def test_options_are_refused_by_the_pooler_and_never_sent(pooled: Pooled) -> Non
 
 def test_repeated_statements_from_many_clients_prepare_nothing(pooled: Pooled) -> None:
     """Two clients share one server connection and run the same statement more often than
-    psycopg's prepare threshold: no "prepared statement … already exists / does not exist"."""
+    psycopg's prepare threshold: no "prepared statement … already exists / does not exist".
+
+    Each transaction commits: psycopg forgets its statement counts on a rollback, so
+    transactions that only roll back (the pool's reset) would never prepare anything."""
     engines = [pooled.engine(single=True) for _ in range(2)]
     try:
         for _ in range(8):
@@ -61,6 +64,7 @@ def test_repeated_statements_from_many_clients_prepare_nothing(pooled: Pooled) -
                 with Session(engine) as session:
                     found = UserRepository(session).get_by_username("nobody_here")
                     assert found is None
+                    session.commit()
     finally:
         for engine in engines:
             engine.dispose()
@@ -73,12 +77,13 @@ def test_control_psycopg_default_prepare_breaks_behind_the_pooler(pooled: Pooled
 
     def run_in_turns() -> None:
         with (
-            psycopg.connect(conninfo, autocommit=True) as first,
-            psycopg.connect(conninfo, autocommit=True) as second,
+            psycopg.connect(conninfo) as first,
+            psycopg.connect(conninfo) as second,
         ):
             for _ in range(8):
                 for conn in (first, second):
                     conn.execute("SELECT count(*) FROM meters WHERE id > %s", (0,))
+                    conn.commit()
 
     with pytest.raises(psycopg.errors.DuplicatePreparedStatement):
         run_in_turns()
@@ -120,6 +125,8 @@ def test_a_held_row_lock_ends_in_lock_timeout(pooled: Pooled) -> None:
             first.execute(
                 text("SELECT 1 FROM user_profiles WHERE user_id = :id FOR UPDATE"), {"id": user.id}
             )
+            # Checked first: without a lock timeout the update below would wait forever.
+            assert second.execute(text("SHOW lock_timeout")).scalar() == f"{LOCK_TIMEOUT_MS}ms"
             with pytest.raises(DatabaseUnavailable) as info:
                 UserRepository(second).add_xp(user.id, 5)
             assert info.value.rule == "lock_timeout"
