@@ -9,7 +9,8 @@ Beside them, ``read_engine``, ``ReadSessionLocal`` and ``get_read_db`` serve req
 only read: their connections are in autocommit and read-only (``default_transaction_read_only``
 set at connection start), so a one-query request costs one round trip instead of three
 (``BEGIN``, the query, ``ROLLBACK``), and a write through them is refused by the server
-itself, not only by Python.
+itself, not only by Python. Behind a transaction pooler (``DATABASE_POOLER=transaction``)
+there is no session to hold such settings: see :func:`_per_transaction`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Connection, Engine
@@ -128,14 +128,16 @@ def _per_transaction(engine: Engine, settings: Settings, *, read_only: bool) -> 
 
     * every transaction begins ``BEGIN READ ONLY`` on a read engine and ``BEGIN READ
       WRITE`` on the others (psycopg's ``read_only``, part of the ``BEGIN`` it sends
-      anyway), which overrides any ``default_transaction_read_only`` left behind;
-    * its first statement is ``SET LOCAL`` of both timeouts (``set_config(…, true)``),
-      sent in one pipeline with the ``BEGIN``: one round trip, as the ``BEGIN`` alone
-      is. The values hold until the transaction ends, whatever the server connection's
-      session says.
+      anyway: no round trip), which overrides any ``default_transaction_read_only`` that
+      another client left behind;
+    * its first statement is ``SET LOCAL`` of both timeouts (one ``set_config(…, true)``
+      query): one round trip per transaction, the price of timeouts that hold whatever
+      the server connection's session says. (psycopg waits for the ``BEGIN``'s reply even
+      in pipeline mode, so a pipeline does not save it.)
 
     A read engine is therefore not in autocommit behind the pooler: a read session is one
-    read-only transaction (``BEGIN READ ONLY`` … ``ROLLBACK``), not one round trip per query.
+    read-only transaction (``BEGIN READ ONLY``, ``SET LOCAL``, the queries, ``ROLLBACK``),
+    not one round trip per query.
     """
     statement_ms, lock_ms = int(settings.statement_timeout_ms), int(settings.lock_timeout_ms)
     set_local = (
@@ -149,25 +151,9 @@ def _per_transaction(engine: Engine, settings: Settings, *, read_only: bool) -> 
 
     @event.listens_for(engine, "begin")
     def _set_local(conn: Connection) -> None:
-        driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-        try:
-            with driver.pipeline():
-                driver.execute(set_local)
-        except psycopg.Error as error:
-            # Raised as SQLAlchemy raises a statement's error (the "begin" event runs outside
-            # its handling): wrapped, so it is translated like any other, and a connection
-            # that the pooler dropped is invalidated, so the pool does not hand it out again.
-            lost = driver.closed or driver.broken
-            if lost:
-                conn.invalidate(error)
-            raise exc.DBAPIError.instance(
-                set_local,
-                None,
-                error,
-                psycopg.Error,
-                connection_invalidated=lost,
-                dialect=conn.dialect,
-            ) from error
+        # Through the Connection (it does not begin again while beginning), so an error
+        # here is wrapped, translated and, for a lost connection, invalidated like any other.
+        conn.exec_driver_sql(set_local)
 
 
 def _keep_read_only(engine: Engine) -> None:
@@ -177,8 +163,9 @@ def _keep_read_only(engine: Engine) -> None:
     setting outlives the request on a pooled connection. The server reports this setting's
     every change to the client (a ``ParameterStatus`` message, PostgreSQL 14 and later), so
     checking it costs no round trip: a connection that is no longer read-only is discarded
-    and a fresh one is checked out. Where the server does not report it (an older server, a
-    pooler in between), the setting is simply set again, at the cost of one round trip.
+    and a fresh one is checked out. Where the server does not report it (an older server),
+    the setting is simply set again, at the cost of one round trip. (Behind a transaction
+    pooler this listener is not used: :func:`_per_transaction`.)
 
     This keeps a mistake in one request from reaching the next. It is not a security
     boundary: the application role may write anyway, and a request that runs raw SQL can
