@@ -105,39 +105,64 @@ SELECT {_COLUMNS}, w.dist AS rank, 0 AS matched, {_HEADLINE.format(tsq=TSQ)} AS 
  ORDER BY w.dist, w.created_at DESC, w.id DESC"""  # noqa: S608 - constant fragments, values bound
 
 
-def phrase(*, common: bool, filters_: str, cursor: bool) -> str:
-    """Whole-word phrase matches of the fragment, newest (largest id) first, rank 1.0.
+def phrase(*, walk: bool, by_time: bool, filters_: str, cursor: bool) -> str:
+    """Whole-word phrase matches of the fragment, newest first, rank 1.0.
 
-    A phrase of common words walks the primary key backwards and stops at ``:limit``
-    matches; a rarer one reads its matches through the GIN index."""
-    match = f"(search_vector @@ {PHRASE}) IS TRUE" if common else f"search_vector @@ {PHRASE}"
-    after = " AND id < :id" if cursor else ""
+    With ``walk`` an index is walked newest first and stops at ``:limit`` matches: the
+    primary key, or with ``by_time`` the filter's (…, created_at, id) index. Otherwise the
+    matches are read through the GIN index (``OFFSET 0`` keeps the planner from walking the
+    primary key anyway: with few matches expected it may read most of the table for them).
+    """
+    order = "created_at DESC, id DESC" if by_time else "id DESC"
+    after = ""
+    if cursor:
+        after = " AND (created_at, id) < (:created_at, :id)" if by_time else " AND id < :id"
+    if walk:
+        found = f"""SELECT id, created_at FROM analyses
+         WHERE (search_vector @@ {PHRASE}) IS TRUE{filters_}{after}
+         ORDER BY {order} LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
+    else:
+        found = f"""SELECT id, created_at FROM (SELECT id, created_at FROM analyses
+                        WHERE search_vector @@ {PHRASE}{filters_}{after} OFFSET 0) AS m
+         ORDER BY {order} LIMIT :limit"""  # noqa: S608 - constant fragments, values bound
     return f"""
 SELECT {_COLUMNS}, 1.0::real AS rank, 0 AS matched, {_HEADLINE.format(tsq=PHRASE)} AS headline
-  FROM (SELECT id FROM analyses
-         WHERE {match}{filters_}{after}
-         ORDER BY id DESC LIMIT :limit) AS p
+  FROM ({found}) AS p
   JOIN analyses a ON a.id = p.id
- ORDER BY p.id DESC"""  # noqa: S608 - constant fragments, values bound
+ ORDER BY {order.replace("created_at", "p.created_at").replace("id DESC", "p.id DESC")}"""  # noqa: S608 - constant fragments, values bound
 
 
-def trigram(match: str, *, filters_: str, cursor: bool) -> str:
+def trigram(match: str, *, filters_: str, cursor: bool, newest: bool = False) -> str:
     """Trigram matches that are not whole-word phrase matches, from at most ``:window``
     candidate rows, best first (``word_similarity``, then newest); only the page's rows are
-    joined back."""
+    joined back.
+
+    With ``newest`` the candidates are the filter's newest ``:window`` rows, each tested,
+    instead of the trigram index's: the planner cannot combine the trigram index with a
+    filter's index (its estimate for ``<%`` is far too low to AND the two bitmaps), so it
+    would test every trigram candidate in the table against the filter."""
     after = (
         "WHERE (c.rank, c.created_at, c.id) < (CAST(:rank AS real), :created_at, :id)"
         if cursor
         else ""
     )
+    unlike_phrase = f"NOT search_vector @@ {PHRASE}"
+    if newest:
+        candidates = f"""SELECT id, created_at, normalized_text
+                          FROM (SELECT id, created_at, normalized_text, search_vector
+                                  FROM analyses WHERE TRUE{filters_}
+                                 ORDER BY created_at DESC, id DESC LIMIT :window) AS recent
+                         WHERE {match} AND {unlike_phrase}"""  # noqa: S608 - constants
+    else:
+        candidates = f"""SELECT id, created_at, normalized_text FROM analyses
+                         WHERE {match}{filters_} AND {unlike_phrase}
+                         LIMIT :window"""  # noqa: S608 - constant fragments, values bound
     return f"""
 SELECT {_COLUMNS}, w.rank, w.matched, NULL AS headline
   FROM (SELECT c.id, c.created_at, c.rank, c.matched
           FROM (SELECT id, created_at, word_similarity(:q, normalized_text) AS rank,
                        count(*) OVER () AS matched
-                  FROM (SELECT id, created_at, normalized_text FROM analyses
-                         WHERE {match}{filters_} AND NOT search_vector @@ {PHRASE}
-                         LIMIT :window) AS candidates) AS c
+                  FROM ({candidates}) AS candidates) AS c
          {after}
          ORDER BY c.rank DESC, c.created_at DESC, c.id DESC
          LIMIT :limit) AS w

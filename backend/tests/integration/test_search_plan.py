@@ -43,3 +43,16 @@ def test_no_window_for_fewer_matches_than_the_window() -> None:
 def test_the_bounds_are_read_when_searching(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(analysis_search, "COMMON_MATCHES", 10)
     assert windowed_is_cheaper(11, 100, filtered=False, by_time=False)
+
+
+def test_a_phrase_of_common_words_walks_newest_first() -> None:
+    from app.repositories.analysis_search import phrase_walk_is_cheaper
+
+    # لا به at 1M rows: 14,279 estimated (1,290 real): the walk (~16k rows, consecutive)
+    # beats reading every row holding both words.
+    assert phrase_walk_is_cheaper(14_279, 1_000_000, limit=20, by_time=False)
+    # كان اثرح: 89 estimated: the GIN index.
+    assert not phrase_walk_is_cheaper(89, 1_000_000, limit=20, by_time=False)
+    # لا به for user 1 (702 of 50,000 rows): the GIN index and the user's index together.
+    assert not phrase_walk_is_cheaper(702, 50_000, limit=20, by_time=True)
+    assert not phrase_walk_is_cheaper(0, 50_000, limit=20, by_time=True)

@@ -220,3 +220,18 @@ def test_the_repository_passes_cursor_and_filters_through(sdb: Session) -> None:
     with pytest.raises(InvalidInput) as info:
         repo.search_fragment("برق", meter="لا بحر")
     assert info.value.field == "meter"
+
+
+def test_a_filtered_misspelt_fragment_tests_the_filters_newest_rows(
+    sdb: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = make_user(sdb)
+    close = add(sdb, "قفا نبك من ذكرى حبيب", 1, user_id=user.id)
+    add(sdb, "قفا نبك من ذكرى حبيب", 2)  # the same verse, someone else's
+    add(sdb, "ليل طويل", 3, user_id=user.id)
+    page = search_fragment(sdb, "قفا نبق", limit=100, user_id=user.id)
+    assert ids(page) == [close]
+    assert 0 < page[0].rank < 1  # a close match, not a phrase or a substring
+    # The step's bound: only the user's newest row is tested, and it is not a match.
+    monkeypatch.setattr(analysis_search, "FRAGMENT_FILTERED_ROWS", 1)
+    assert ids(search_fragment(sdb, "قفا نبق", limit=100, user_id=user.id)) == []
