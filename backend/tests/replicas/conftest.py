@@ -101,10 +101,13 @@ class Wired:
 @pytest.fixture
 def wired(topology: Topology) -> Iterator[Wired]:
     """A :class:`Database` with the standby as its replica and metrics of its own."""
-    yield from _wired(topology.settings())
+    with wired_database(topology.settings()) as wired:
+        yield wired
 
 
-def _wired(settings: Settings) -> Iterator[Wired]:
+@contextlib.contextmanager
+def wired_database(settings: Settings) -> Iterator[Wired]:
+    """A :class:`Database` from ``settings`` whose router feeds metrics of its own."""
     metrics = DatabaseMetrics(CollectorRegistry())
     db = Database.from_settings(settings)
     if db.router is not None:

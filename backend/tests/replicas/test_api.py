@@ -1,7 +1,6 @@
 """Through the API: a write's response carries its read-your-writes token (cookie and
 header), and a read that brings it back sees the write although the replica has not
-replayed it. The app's own dependencies run on the default Database, here one with the
-standby as its replica."""
+replayed it."""
 
 from __future__ import annotations
 
@@ -12,45 +11,38 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.api import create_app, current_user
+from app.api import create_app, current_user, get_transaction
 from app.api.read_your_writes import COOKIE, REQUEST_HEADER, RESPONSE_HEADER
-from app.config import get_settings
-from app.db.database import get_database, reset_database
+from app.db.base import get_db, get_read_db
 from app.db.read_your_writes import parse_lsn
 from app.models.user import User
 from app.repositories.user_repository import UserRepository
 from tests.factories import user_create
-from tests.replicas.conftest import Topology
+from tests.replicas.conftest import Topology, wired_database
 
 BODY = {"original_text": "قفا نبك من ذكرى حبيب ومنزل", "pattern": "//o/o //o/o/o"}
 
 
 @pytest.fixture
-def api(standby_running: Topology, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
-    """The ready-made app on the replica topology, acting for a committed user."""
-    settings = standby_running.settings()
-    for name, value in (
-        ("DATABASE_URL", settings.database_url),
-        ("MIGRATION_DATABASE_URL", settings.migration_database_url),
-        ("READ_DATABASE_URL", settings.read_database_url),
-        ("REPLICA_CHECK_INTERVAL_S", "0"),
-    ):
-        monkeypatch.setenv(name, value or "")
-    get_settings.cache_clear()
-    reset_database()
-    try:
+def api(standby_running: Topology) -> Iterator[FastAPI]:
+    """The ready-made app on a Database with the standby as its replica (the app's session
+    dependencies are that Database's), acting for a committed user.
+
+    The process's default Database is left alone: modules of other tests hold its
+    sessionmakers, so replacing it would pull them off the test database."""
+    with wired_database(standby_running.settings()) as wired:
+        db = wired.db
         name = f"api_{uuid.uuid4().hex[:12]}"
-        with get_database().transaction() as session:
+        with db.transaction() as session:
             user: User = UserRepository(session).register(
                 user_create(username=name, email=f"{name}@x.org")
             )
         app = create_app()
         app.dependency_overrides[current_user] = lambda: user
+        app.dependency_overrides[get_db] = db.session_dependency
+        app.dependency_overrides[get_read_db] = db.read_session_dependency
+        app.dependency_overrides[get_transaction] = db.transaction_dependency
         yield app
-    finally:
-        reset_database()
-        monkeypatch.undo()
-        get_settings.cache_clear()
 
 
 def test_a_write_response_carries_the_token_and_a_read_with_it_sees_the_write(

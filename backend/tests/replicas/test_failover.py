@@ -19,7 +19,7 @@ from app.db.read_your_writes import commit_token
 from app.db.replicas import SERVED_BY
 from app.metrics.collectors import DatabaseMetrics
 from app.repositories.analysis_repository import AnalysisRepository
-from tests.replicas.conftest import Topology, Wired, _wired
+from tests.replicas.conftest import Topology, Wired, wired_database
 
 REPLICA = "app-replica-0"
 COUNT_ANALYSES = text("SELECT count(*) FROM analyses")
@@ -52,7 +52,8 @@ def _until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 @pytest.fixture
 def lag_bound_zero(topology: Topology) -> Iterator[Wired]:
     """A replica that is any amount behind counts as lagging."""
-    yield from _wired(topology.settings(replica_max_lag_s=0.0))
+    with wired_database(topology.settings(replica_max_lag_s=0.0)) as wired:
+        yield wired
 
 
 def test_a_lagging_replica_is_skipped_and_its_lag_is_reported(
@@ -135,11 +136,17 @@ class Run:
 READERS = 3
 
 
+@pytest.fixture
+def short_backoff(topology: Topology) -> Iterator[Wired]:
+    """A replica found down is tried again after 0.2 s."""
+    with wired_database(topology.settings(replica_down_backoff_s=0.2)) as wired:
+        yield wired
+
+
 def test_stopping_the_replica_mid_run_fails_only_reads_in_flight_and_loses_no_write(
-    standby_running: Topology,
+    standby_running: Topology, short_backoff: Wired
 ) -> None:
-    wired_it = _wired(standby_running.settings(replica_down_backoff_s=0.2))
-    wired = next(wired_it)
+    wired = short_backoff
     run = Run()
     stop = threading.Event()
 
@@ -187,16 +194,13 @@ def test_stopping_the_replica_mid_run_fails_only_reads_in_flight_and_loses_no_wr
         stop.set()
         for thread in threads:
             thread.join(30)
-    try:
-        # Only reads that had started before the replica was gone may have failed: at most
-        # one per reader.
-        assert all(started < stopped for started in run.failed_reads), run.failed_reads
-        assert len(run.failed_reads) <= READERS
-        assert _fallbacks(wired, "replica_down") >= 1
-        assert run.failed_writes == []
-        assert run.written
-    finally:
-        next(wired_it, None)
+    # Only reads that had started before the replica was gone may have failed: at most one
+    # per reader.
+    assert all(started < stopped for started in run.failed_reads), run.failed_reads
+    assert len(run.failed_reads) <= READERS
+    assert _fallbacks(wired, "replica_down") >= 1
+    assert run.failed_writes == []
+    assert run.written
     # Every acknowledged write is on the primary, and reaches the replica.
     keys = "SELECT id::text FROM analyses"
     with psycopg.connect(libpq_url(standby_running.owner_url)) as conn:
