@@ -176,12 +176,11 @@ class PgBouncer:
 
     # -- addresses --------------------------------------------------------------------------
     def url(self, database: str, user: str = roles.APP) -> URL:
-        """A socket URL through PgBouncer (use it with ``DATABASE_POOLER=transaction``)."""
-        password = self.users.get(user)
+        """A socket URL through PgBouncer (use it with ``DATABASE_POOLER=transaction``);
+        clients of the private socket are trusted, so it carries no password."""
         return URL.create(
             "postgresql+psycopg",
             username=user,
-            password=password,
             database=database,
             query={"host": str(self.socket_dir), "port": str(self.port)},
         )
@@ -192,14 +191,15 @@ class PgBouncer:
         )
 
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
-        """A connection to the admin console (``SHOW POOLS``, ``SHOW SERVERS``): simple
-        queries only, so run statements with ``conn.execute(…, prepare=False)`` or
-        through a ``psycopg.ClientCursor``."""
-        conn = psycopg.connect(
-            self.conninfo(ADMIN_DATABASE, SUPERUSER), autocommit=True, connect_timeout=3
+        """A connection to the admin console (``SHOW POOLS``, ``SHOW SERVERS``, ``SHOW
+        CONFIG``). The console takes simple queries only: run statements without
+        parameters, which psycopg sends as simple queries."""
+        return psycopg.connect(
+            self.conninfo(ADMIN_DATABASE, SUPERUSER),
+            autocommit=True,
+            connect_timeout=3,
+            prepare_threshold=None,
         )
-        conn.prepare_threshold = None
-        return conn
 
     # -- state ------------------------------------------------------------------------------
     def pid(self) -> int | None:

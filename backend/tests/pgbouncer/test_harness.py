@@ -46,7 +46,7 @@ def test_pgbouncer_runs_unprivileged_in_private_folders(pooled: Pooled) -> None:
     for secret in (bouncer.ini_file, bouncer.auth_file):
         assert secret.stat().st_mode & 0o077 == 0
     with bouncer.admin() as admin:
-        config = {row[0]: row[1] for row in admin.execute("SHOW CONFIG", prepare=False)}
+        config = {row[0]: row[1] for row in admin.execute("SHOW CONFIG")}
     assert config["pool_mode"] == "transaction"
     assert config["listen_addr"] in ("", None)  # no TCP port
     assert config["ignore_startup_parameters"] in ("", None)  # options are never dropped
