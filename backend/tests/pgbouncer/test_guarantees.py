@@ -13,10 +13,12 @@ import time
 
 import psycopg
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db import roles
 from app.db.errors import translated
 from app.errors import DatabaseUnavailable
@@ -245,3 +247,13 @@ def _reset_single_pool(pooled: Pooled) -> None:
         pooled.bouncer.conninfo(pooled.single, roles.APP), autocommit=True, prepare_threshold=None
     ) as conn:
         conn.execute("RESET ALL")
+
+
+def test_database_pooler_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_POOLER", "transaction")
+    assert Settings(_env_file=None).database_pooler == "transaction"
+    monkeypatch.setenv("DATABASE_POOLER", "session")
+    with pytest.raises(ValidationError, match="database_pooler"):
+        Settings(_env_file=None)
+    monkeypatch.delenv("DATABASE_POOLER")
+    assert Settings(_env_file=None).database_pooler == "none"
