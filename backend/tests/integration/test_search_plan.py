@@ -13,36 +13,38 @@ from app.repositories.analysis_search import windowed_is_cheaper
 
 
 def test_a_very_common_term_is_always_windowed() -> None:
-    assert windowed_is_cheaper(400_000, 1_000_000, filtered=False, by_time=False)
-    assert windowed_is_cheaper(25_000, 50_000, filtered=True, by_time=True)
+    assert windowed_is_cheaper(400_000, 1_000_000, by_time=False)
+    assert windowed_is_cheaper(25_000, 50_000, by_time=True)
 
 
-def test_without_a_filter_a_term_below_the_common_bound_is_ranked_exactly() -> None:
-    # The RUM index (or GIN) ranks all of them; no walk is needed.
-    assert not windowed_is_cheaper(19_000, 1_000_000, filtered=False, by_time=False)
+def test_a_mid_frequency_word_is_ranked_exactly_unless_the_walk_is_shorter() -> None:
+    # هل in 9,030 of 1M verses: the walk (~55,000 consecutive rows, ~5,500 pages) beats
+    # reading 9,030 scattered rows; a word in 3,000 verses is read whole.
+    assert windowed_is_cheaper(9_433, 1_000_000, by_time=False)
+    assert not windowed_is_cheaper(3_000, 1_000_000, by_time=False)
 
 
 def test_a_word_common_among_a_users_rows_walks_the_users_index() -> None:
     # فِي in 19,243 of user 1's 50,000 rows: ranking all reads 19,243 rows; the walk ~1,300.
-    assert windowed_is_cheaper(19_243, 50_000, filtered=True, by_time=True)
+    assert windowed_is_cheaper(19_243, 50_000, by_time=True)
     # A word in 3,000 of them: the walk (~8,300 rows, a page each) costs more.
-    assert not windowed_is_cheaper(3_000, 50_000, filtered=True, by_time=True)
+    assert not windowed_is_cheaper(3_000, 50_000, by_time=True)
 
 
 def test_a_walk_along_the_primary_key_counts_pages_not_rows() -> None:
     # ما under a meter filter without the meter's index: 11,653 matches; the walk visits
     # ~43,000 consecutive rows (~4,300 pages), ranking all reads ~11,653 scattered pages.
-    assert windowed_is_cheaper(11_653, 1_000_000, filtered=True, by_time=False)
-    assert not windowed_is_cheaper(1_000, 1_000_000, filtered=True, by_time=False)
+    assert windowed_is_cheaper(11_653, 1_000_000, by_time=False)
+    assert not windowed_is_cheaper(1_000, 1_000_000, by_time=False)
 
 
 def test_no_window_for_fewer_matches_than_the_window() -> None:
-    assert not windowed_is_cheaper(analysis_search.RANK_WINDOW, 10**9, filtered=True, by_time=True)
+    assert not windowed_is_cheaper(analysis_search.RANK_WINDOW, 10**9, by_time=True)
 
 
 def test_the_bounds_are_read_when_searching(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(analysis_search, "COMMON_MATCHES", 10)
-    assert windowed_is_cheaper(11, 100, filtered=False, by_time=False)
+    assert windowed_is_cheaper(11, 100, by_time=False)
 
 
 def test_a_phrase_of_common_words_walks_newest_first() -> None:
