@@ -7,8 +7,8 @@ each :class:`app.db.database.Database` from settings, as the application does:
 
 * *direct*: ``DATABASE_URL`` = the primary (the default topology);
 * *pooler mode, direct*: ``DATABASE_POOLER=transaction`` but still the primary's own socket:
-  the price of the pooler-safe engine alone (``BEGIN`` with the timeouts and the read-only
-  mode set per transaction, no server-side prepare), without the extra hop;
+  the price of the pooler-safe engine alone (the timeouts and the read-only mode set per
+  transaction, no server-side prepare), without the extra hop;
 * *PgBouncer*: ``DATABASE_URL`` = PgBouncer, ``DATABASE_POOLER=transaction``;
 * *replica*: ``READ_DATABASE_URL`` = the standby; read sessions go there, with or without a
   read-your-writes token.
@@ -275,8 +275,10 @@ def run(ctx: Context) -> Section:
                 db.dispose()
     section.notes += [
         "*Pooler mode without PgBouncer* isolates what `DATABASE_POOLER=transaction` costs by "
-        "itself: every transaction starts with `BEGIN` plus `SET LOCAL` of the timeouts, sent "
-        "together, and nothing is prepared server-side. *Through PgBouncer* adds the hop.",
+        "itself: every transaction starts with `BEGIN` and then sets its timeouts "
+        "(`set_config(…, true)`, one more round trip), read sessions are read-only "
+        "transactions instead of autocommit, and nothing is prepared server-side. *Through "
+        "PgBouncer* adds the hop.",
         "The replica's *token* rows use a read-your-writes token that the standby had already "
         "replayed: the cost of checking it (the replica's replay position, cached per the "
         "lag-check interval) without waiting.",
