@@ -96,6 +96,26 @@ def _runner(kind: str, flt: str, meter_id: int) -> Callable[[str], Any]:
     return run
 
 
+ANCHOR = "anchor: `SELECT 1` on a read session"
+ANCHOR_SAMPLES = 200
+
+
+def anchor() -> list[int]:
+    """The floor under every search and a gauge of the machine's load: a ``SELECT 1`` on a
+    ``ReadSessionLocal`` session (checkout, pre-ping, one statement), as each query runs."""
+    from sqlalchemy import text
+
+    from app.db.base import ReadSessionLocal
+
+    samples = []
+    for _ in range(ANCHOR_SAMPLES):
+        start = time.perf_counter_ns()
+        with ReadSessionLocal() as db:
+            db.execute(text("SELECT 1"))
+        samples.append(time.perf_counter_ns() - start)
+    return samples
+
+
 def _measure(
     ctx: Context,
     queries: dict[str, list[str]],
@@ -293,7 +313,10 @@ def run(ctx: Context) -> Section:
         analysis_search.forget_rum_index()
         queries = _queries(ctx, random.Random(3), min(ctx.sizes.word_queries, QUERIES_PER_CLASS))
         ctx.log(f"search: {sum(len(q) for q in queries.values())} queries × 3 filters at {n:,}")
+        floor = anchor()
         timed, facts = _measure(ctx, queries, meter_id)
+        a = _series(floor + anchor())  # before and after the classes: load drifts
+        facts["anchor"] = (a.p50_ms, a.p95_ms)
         facts["rum_index"] = bool(rum)
         facts["common_counts"] = _exact_counts(ctx, queries["common word"])
         for cls, by_filter in timed.items():
@@ -318,7 +341,7 @@ def run(ctx: Context) -> Section:
     for n in sizes:
         cols += [f"p50 @ {n:,}", f"p95 @ {n:,}"]
     cols += [f"p95 user @ {big:,}", f"p95 meter @ {big:,}"]
-    rows = []
+    rows = [[ANCHOR] + [ms(v) for n in sizes for v in per_size[n]["anchor"]] + ["", ""]]
     for cls in (*WORD_CLASSES, *FRAGMENT_CLASSES):
         row: list[Any] = [cls]
         for n in sizes:

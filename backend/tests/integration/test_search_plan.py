@@ -18,9 +18,9 @@ def test_a_very_common_term_is_always_windowed() -> None:
 
 
 def test_a_mid_frequency_word_is_ranked_exactly_unless_the_walk_is_shorter() -> None:
-    # هل in 9,030 of 1M verses: the walk (~55,000 consecutive rows, ~5,500 pages) beats
-    # reading 9,030 scattered rows; a word in 3,000 verses is read whole.
-    assert windowed_is_cheaper(9_433, 1_000_000, by_time=False)
+    # A word in 15,000 of 1M verses: the walk (~33,000 rows in table order) beats reading
+    # 15,000 scattered rows; one in 3,000 verses (a walk of ~170,000 rows) is read whole.
+    assert windowed_is_cheaper(15_000, 1_000_000, by_time=False)
     assert not windowed_is_cheaper(3_000, 1_000_000, by_time=False)
 
 
@@ -31,9 +31,9 @@ def test_a_word_common_among_a_users_rows_walks_the_users_index() -> None:
     assert not windowed_is_cheaper(3_000, 50_000, by_time=True)
 
 
-def test_a_walk_along_the_primary_key_counts_pages_not_rows() -> None:
+def test_a_walk_along_the_primary_key_is_cheaper_per_row() -> None:
     # ما under a meter filter without the meter's index: 11,653 matches; the walk visits
-    # ~43,000 consecutive rows (~4,300 pages), ranking all reads ~11,653 scattered pages.
+    # ~43,000 rows in table order, ranking all reads ~11,653 scattered rows.
     assert windowed_is_cheaper(11_653, 1_000_000, by_time=False)
     assert not windowed_is_cheaper(1_000, 1_000_000, by_time=False)
 
