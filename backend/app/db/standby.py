@@ -15,21 +15,23 @@ The standby is an :class:`~app.db.server.EmbeddedCluster` built by ``pg_baseback
 of ``initdb``: its own folder, its own private socket, no TCP port, run as the service user
 when we are root, stopped and removed by the same watchdog when its parent dies. It streams
 through a replication slot of its own, so the primary keeps the WAL it still needs while it
-is stopped; :meth:`Standby.destroy` drops the slot (a watchdog cleanup cannot, which is why
-standbys are throwaway only).
+is stopped; :meth:`Standby.destroy` and the watchdog drop the slot, so a killed run leaves
+no slot holding WAL on the primary either.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from app.db.server import DEFAULT_DATABASE, EmbeddedCluster, find_binaries
+from app.db.server import DEFAULT_DATABASE, EmbeddedCluster, find_binaries, watch
 from app.errors import PostgresNotFound
 
 
@@ -97,6 +99,19 @@ class Standby(EmbeddedCluster):
         super().destroy()
         self._drop_slot()
 
+    def _spawn_watchdog(self, pid: int) -> None:
+        # The server's watchdog, plus the slot: ``python -m app.db.standby watch ...``.
+        argv = [sys.executable, "-m", "app.db.standby", "watch", str(pid), str(self.root)]
+        argv += [str(self.primary.root), str(self.primary.port), self.slot]
+        subprocess.Popen(
+            argv,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
+
     def _drop_slot(self, timeout: float = 10.0) -> None:
         # The walsender of a standby that just stopped may still hold the slot a moment.
         deadline = time.monotonic() + timeout
@@ -157,4 +172,16 @@ class Standby(EmbeddedCluster):
                 time.sleep(0.01)
 
 
-__all__ = ["Standby"]
+def watch_standby(pid: int, root: Path, primary_root: Path, port: int, slot: str) -> None:
+    """Once ``pid`` has exited, remove the standby at ``root`` and drop its slot."""
+    watch(pid, root, throwaway=True)
+    primary = EmbeddedCluster(primary_root, tcp_port=port if port != 5432 else None)
+    Standby(root, primary, slot=slot)._drop_slot()
+
+
+__all__ = ["Standby", "watch_standby"]
+
+if __name__ == "__main__":  # pragma: no cover - exercised through the watchdog test
+    if len(sys.argv) == 7 and sys.argv[1] == "watch":
+        _, _, pid, root, primary_root, port, slot = sys.argv
+        watch_standby(int(pid), Path(root), Path(primary_root), int(port), slot)
