@@ -196,8 +196,8 @@ def meters_table(db: Session) -> Table:
 @user_errors
 def meters(as_json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """The meters, in canonical order."""
-    # The listing reads through a Core statement, not MeterRepository: the ORM models,
-    # schemas and PyICU would be most of this command's start-up (app.repositories.meter_catalog).
+    # A Core statement, not MeterRepository: importing the ORM models, schemas and PyICU
+    # would add about a sixth to this command's start-up (app.repositories.meter_catalog).
     from app.repositories.meter_catalog import list_meters
 
     with database(), session() as db:
