@@ -1,9 +1,9 @@
 """The repositories, search and bulk import through a transaction-pooling PgBouncer, on the
 application's own :class:`Database` built from the settings (``DATABASE_POOLER=transaction``).
 
-Every path runs more often than psycopg's prepare threshold (5), over a pool of several
-client connections multiplexed onto server connections: prepared statements, had they been
-made, would meet a server connection that does not have them.
+Every path runs more often than psycopg's prepare threshold (5). (A lone client tends to
+get the same server connection back, so the proof that nothing is prepared is elsewhere:
+two clients on a one-connection pool in ``test_guarantees.py``, and the 16-thread mix.)
 """
 
 from __future__ import annotations
