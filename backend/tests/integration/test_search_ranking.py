@@ -235,3 +235,29 @@ def test_a_filtered_misspelt_fragment_tests_the_filters_newest_rows(
     # The step's bound: only the user's newest row is tested, and it is not a match.
     monkeypatch.setattr(analysis_search, "FRAGMENT_FILTERED_ROWS", 1)
     assert ids(search_fragment(sdb, "قفا نبق", limit=100, user_id=user.id)) == []
+
+
+@pytest.mark.parametrize("walk", [False, True])
+def test_filtered_pages_follow_the_order_without_gaps_or_repeats(
+    sdb: Session, monkeypatch: pytest.MonkeyPatch, walk: bool
+) -> None:
+    user = make_user(sdb)
+    # created_at out of insertion order: the filter's walk goes by time, not by id.
+    for i, minutes in enumerate([5, 1, 4, 2, 3, 6, 0]):
+        add(sdb, "نهر " * (1 + i % 2) + f"جار {i}", minutes, user_id=user.id)
+    add(sdb, "نهر جار لغيره", 9)
+    if walk:  # the newest-first walks instead of the GIN index
+        monkeypatch.setattr(analysis_search, "COMMON_MATCHES", 0)
+        monkeypatch.setattr(analysis_search, "PHRASE_OVERESTIMATE", 0)
+    for run in (search, search_fragment):
+        query = "نهر" if run is search else "نهر جار"
+        whole = ids(run(sdb, query, limit=100, user_id=user.id))
+        assert len(whole) == 7
+        seen: list[uuid.UUID] = []
+        page = run(sdb, query, limit=3, user_id=user.id)
+        while True:
+            seen += ids(page)
+            if page.next_cursor is None:
+                break
+            page = run(sdb, query, limit=3, user_id=user.id, after=page.next_cursor)
+        assert seen == whole
