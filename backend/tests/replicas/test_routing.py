@@ -92,7 +92,7 @@ def test_replica_engines_are_instrumented_by_name(topology: Topology) -> None:
     ],
 )
 def test_read_database_url_takes_one_or_more_urls(value: str, expected: list[str]) -> None:
-    urls = Settings(_env_file=None, read_database_url=value).read_urls()  # type: ignore[call-arg]
+    urls = Settings(_env_file=None, read_database_url=value).read_urls()
     assert [u.host for u in urls] == expected
     assert all(u.drivername == "postgresql+psycopg" for u in urls)
 
