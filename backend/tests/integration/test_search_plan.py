@@ -7,9 +7,10 @@ rule with the figures of the 1M-row benchmark corpus (docs/benchmarks.md, sectio
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
 from app.repositories import analysis_search
-from app.repositories.analysis_search import windowed_is_cheaper
+from app.repositories.analysis_search import search, windowed_is_cheaper
 
 
 def test_a_very_common_term_is_always_windowed() -> None:
@@ -58,3 +59,22 @@ def test_a_phrase_of_common_words_walks_newest_first() -> None:
     # لا به for user 1 (702 of 50,000 rows): the GIN index and the user's index together.
     assert not phrase_walk_is_cheaper(702, 50_000, limit=20, by_time=True)
     assert not phrase_walk_is_cheaper(0, 50_000, limit=20, by_time=True)
+
+
+def test_a_quoted_phrase_is_not_windowed_on_its_words_estimate(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The planner estimates "a b" like a and b anywhere in the verse; with the estimate
+    # taken as 10x too high a phrase stays exactly ranked where its words alone would not.
+    from app.repositories.analysis_repository import AnalysisRepository
+
+    repo = AnalysisRepository(db)
+    for n in range(3):
+        repo.create({"original_text": f"غيث هاطل {n}", "pattern": "//o/o"})
+    monkeypatch.setattr(analysis_search, "COMMON_MATCHES", 0)
+    monkeypatch.setattr(analysis_search, "RANK_WINDOW", 1)
+    assert search(db, "غيث هاطل", limit=10).windowed
+    monkeypatch.setattr(analysis_search, "PHRASE_OVERESTIMATE", 10**9)
+    page = search(db, '"غيث هاطل"', limit=10)
+    assert not page.windowed
+    assert len(page) == 3
