@@ -120,9 +120,7 @@ def database() -> Iterator[None]:
 
             # Close the pooled connections before the server stops. The default Database is
             # kept (not reset): a new one would be built from whatever the settings are then.
-            default = get_database()
-            for engine in {default.write_engine, *default.read_engines}:
-                engine.dispose()
+            get_database().close_connections()
             cluster.stop()
 
 

@@ -57,10 +57,9 @@ def serve(
         try:
             uvicorn.run(app, host=HOST, port=port, log_level=log_level)
         finally:
-            from app.db.base import engine, read_engine
+            from app.db.database import get_database
 
-            engine.dispose()
-            read_engine.dispose()
+            get_database().close_connections()
 
 
 def register(app: typer.Typer) -> None:

@@ -286,15 +286,24 @@ class Database:
         with self.read_session() as session:
             yield session
 
+    def close_connections(self) -> None:
+        """Close every pooled connection of every engine, replicas included (before the
+        server stops, say). The object stays usable: the next session connects again."""
+        for engine in self._engines():
+            engine.dispose()
+
     def dispose(self) -> None:
         """Close every pooled connection of every engine and detach the instrumentation
         (at shutdown; the names of the engines are free again)."""
         if self.router is not None:
             self.router.close()
-        for engine in dict.fromkeys([self.write_engine, *self.read_engines, *self._replicas()]):
+        for engine in self._engines():
             if self._uninstrument is not None:
                 self._uninstrument(engine)
             engine.dispose()
+
+    def _engines(self) -> list[Engine]:
+        return list(dict.fromkeys([self.write_engine, *self.read_engines, *self._replicas()]))
 
     def _named_engines(self) -> list[tuple[Engine, str]]:
         named = [(self.write_engine, self.name)]

@@ -140,3 +140,20 @@ def test_an_invalidated_read_session_takes_a_new_connection(wired: Wired) -> Non
         second = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
         assert second != first
         assert session.execute(IN_RECOVERY).scalar_one() is True
+
+
+def test_close_connections_closes_the_replicas_pools_too_and_keeps_the_database_usable(
+    wired: Wired,
+) -> None:
+    assert wired.db.router is not None
+    replica_pool = wired.db.router.replicas[0].engine.pool
+    with wired.db.read_session() as session:
+        session.execute(IN_RECOVERY)
+    with wired.db.transaction() as session:
+        session.execute(text("SELECT 1"))
+    assert replica_pool.checkedin() == 1  # type: ignore[attr-defined]
+    wired.db.close_connections()
+    assert replica_pool.checkedin() == 0  # type: ignore[attr-defined]
+    assert wired.db.write_engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    with wired.db.read_session() as session:  # routed again, metrics still attached
+        assert session.execute(IN_RECOVERY).scalar_one() is True
