@@ -16,8 +16,10 @@ statistics, no rows read) of its matches and of the rows its filter keeps:
   (user_id, created_at, id) index, the meter's (:data:`METER_INDEX`) where it exists, or
   else the primary key (time-ordered UUID v7);
 * otherwise, with the RUM index (``ix_analyses_search_rum``, migration 0007, where the
-  ``rum`` extension is installed): ranked by RUM's ``<=>`` over every match inside the
-  index, only the page's rows read from the table;
+  ``rum`` extension is installed): ranked by RUM's ``<=>``, the score computed from the
+  positions in the index. Every match is still read from the table: ties go to the newer
+  analysis, RUM orders by its score only, and single words tie in thousands (the planner
+  reads them through the GIN bitmap);
 * otherwise (no RUM): every match through the GIN index, ranked with ``ts_rank_cd``.
 
 Ties go to the newer analysis (``created_at``, then ``id``). Pages are keyset cursors on the

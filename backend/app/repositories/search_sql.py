@@ -87,8 +87,9 @@ SELECT {_COLUMNS}, w.rank, w.matched, {_HEADLINE.format(tsq=tsq)} AS headline
 
 
 def rum(*, filters_: str, cursor: bool) -> str:
-    """Every match ranked by the RUM index itself (``<=>``, the distance 1/score, from the
-    positions it stores): only the rows of the page are read from the table."""
+    """Every match ranked by RUM's ``<=>`` (the distance 1/score, from the positions the
+    index stores), ties by time: each match is read from the table for its ``created_at``
+    (RUM orders by the distance only), so the cost grows with the matches."""
     dist = f"(search_vector <=> {TSQ})"
     after = (
         f" AND ({dist} > CAST(:dist AS real) OR ({dist} = CAST(:dist AS real)"
