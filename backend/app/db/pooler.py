@@ -53,6 +53,8 @@ from app.db.server import (
     _private_folder,
     _service_user,
     _short_socket_dir,
+    pid_alive,
+    spawn_watchdog,
 )
 from app.errors import BahrDataError
 
@@ -91,22 +93,6 @@ def find_pgbouncer() -> str:
 def _quote(value: str) -> str:
     """A value of a PgBouncer connection string (single quotes, as libpq's)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _pid_running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (an exited one that nobody reaped yet is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        # /proc/PID/stat: "pid (comm) state ...". A daemon's parent is init, which in a
-        # container may never reap it: a zombie answers kill(0) but serves nobody.
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rpartition(")")[2].split()[0] != "Z"
-    return True
 
 
 class PgBouncer:
@@ -208,7 +194,7 @@ class PgBouncer:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _pid_running(pid) else None
+        return pid if pid_alive(pid) else None
 
     def is_running(self) -> bool:
         if self.pid() is None:
@@ -320,7 +306,7 @@ class PgBouncer:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _pid_running(pid):
+        while pid_alive(pid):
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -339,21 +325,14 @@ class PgBouncer:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def _spawn_watchdog(self, pid: int) -> None:
-        subprocess.Popen(
-            [sys.executable, "-m", "app.db.pooler", "watch", str(pid), str(self.root)],
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=str(Path(__file__).resolve().parents[2]),
-        )
+        spawn_watchdog("app.db.pooler", pid, self.root)
 
 
 def watch(pid: int, root: Path, *, poll: float = 0.5) -> None:
     """Block until ``pid`` exits (or the folder is gone), then stop PgBouncer and remove its
     folders. Only the folder is needed: the pid file and socket folder follow from it."""
     bouncer = PgBouncer(root, "", 0)
-    while _pid_running(pid) and root.is_dir():
+    while pid_alive(pid) and root.is_dir():
         time.sleep(poll)
     if root.is_dir() or bouncer.socket_dir.is_dir():
         bouncer.destroy()

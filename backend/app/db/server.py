@@ -380,33 +380,44 @@ class EmbeddedCluster:
             shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def _spawn_watchdog(self, pid: int) -> None:
-        argv = [sys.executable, "-m", "app.db.server", "watch", str(pid), str(self.root)]
-        if self.throwaway:
-            argv.append("--throwaway")
-        subprocess.Popen(
-            argv,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=str(Path(__file__).resolve().parents[2]),
-        )
+        extra = ["--throwaway"] if self.throwaway else []
+        spawn_watchdog("app.db.server", pid, self.root, *extra)
 
 
-def _pid_alive(pid: int) -> bool:
+def spawn_watchdog(module: str, pid: int, root: Path, *extra: str) -> None:
+    """Start ``python -m <module> watch <pid> <root> <extra…>`` in a session of its own,
+    detached from this process's terminal and output, so that it outlives a SIGKILL of
+    ``pid`` and then cleans up (the cluster's, PgBouncer's and the standby's watchdogs)."""
+    subprocess.Popen(
+        [sys.executable, "-m", module, "watch", str(pid), str(root), *extra],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an exited one that nobody reaped yet is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError):
+        # /proc/PID/stat: "pid (comm) state ...". A daemon's parent is init, which in a
+        # container may never reap it: a zombie answers kill(0) but serves nobody.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
     return True
 
 
 def watch(pid: int, root: Path, *, throwaway: bool, poll: float = 0.5) -> None:
     """Block until ``pid`` exits (or the cluster folder is gone), then clean up."""
     cluster = EmbeddedCluster(root, throwaway=throwaway)
-    while _pid_alive(pid) and cluster.initialized:
+    while pid_alive(pid) and cluster.initialized:
         time.sleep(poll)
     if not cluster.initialized:
         return

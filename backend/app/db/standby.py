@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,13 @@ from pathlib import Path
 
 import psycopg
 
-from app.db.server import DEFAULT_DATABASE, EmbeddedCluster, find_binaries, watch
+from app.db.server import (
+    DEFAULT_DATABASE,
+    EmbeddedCluster,
+    find_binaries,
+    spawn_watchdog,
+    watch,
+)
 from app.errors import PostgresNotFound
 
 
@@ -101,15 +106,13 @@ class Standby(EmbeddedCluster):
 
     def _spawn_watchdog(self, pid: int) -> None:
         # The server's watchdog, plus the slot: ``python -m app.db.standby watch ...``.
-        argv = [sys.executable, "-m", "app.db.standby", "watch", str(pid), str(self.root)]
-        argv += [str(self.primary.root), str(self.primary.port), self.slot]
-        subprocess.Popen(
-            argv,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=str(Path(__file__).resolve().parents[2]),
+        spawn_watchdog(
+            "app.db.standby",
+            pid,
+            self.root,
+            str(self.primary.root),
+            str(self.primary.port),
+            self.slot,
         )
 
     def _drop_slot(self, timeout: float = 10.0) -> None:

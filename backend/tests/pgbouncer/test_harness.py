@@ -16,7 +16,7 @@ import pytest
 
 from app.db import pooler, roles
 from app.db.pooler import PgBouncer, PgBouncerNotFound, find_pgbouncer
-from app.db.server import _service_user
+from app.db.server import _service_user, pid_alive
 from tests.pgbouncer.conftest import Pooled
 
 
@@ -30,7 +30,7 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 20) -> bool:
 
 
 def _running(pid: int) -> bool:
-    return pooler._pid_running(pid)
+    return pid_alive(pid)
 
 
 def test_pgbouncer_runs_unprivileged_in_private_folders(pooled: Pooled) -> None:
