@@ -105,7 +105,11 @@ def _set_up_environment() -> None:
     else:
         port = SPEC_TCP_PORT if _port_free(SPEC_TCP_PORT) else None
         _cluster = EmbeddedCluster.create_throwaway(tcp_port=port)
-        _cluster.start(stop_with_pid=os.getpid())
+        try:
+            _cluster.start(stop_with_pid=os.getpid())
+        except BaseException:
+            _cluster.destroy()  # a server that never started has no watchdog to remove it
+            raise
         if port:
             _spec_fixture_database(_cluster)
         ADMIN_URL = _cluster.url("bahr_test")
@@ -134,6 +138,10 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from app.config import get_settings  # noqa: E402
 
 BACKEND_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Bytecode of the tests' child interpreters (``PYTHONPYCACHEPREFIX``), kept between runs
+#: inside the checkout: a fixed name in the shared temp folder could be planted by another
+#: local user, and every child would then load that user's bytecode.
+CHILD_PYCACHE = os.path.join(BACKEND_DIR, ".pytest-pycache")
 
 
 def make_alembic_config(connection: Connection | Engine | None = None) -> Config:

@@ -10,19 +10,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
-from tests.conftest import BACKEND_DIR, make_alembic_config
+from tests.conftest import BACKEND_DIR, CHILD_PYCACHE, make_alembic_config
 
 
 def _alembic(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)  # DATABASE_URL / MIGRATION_DATABASE_URL: the test database
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "bahr-db-import-test-pycache")
+    env["PYTHONPYCACHEPREFIX"] = CHILD_PYCACHE
     return subprocess.run(
         [sys.executable, "-m", "alembic", *args],
         cwd=BACKEND_DIR,

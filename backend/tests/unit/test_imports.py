@@ -15,11 +15,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import CHILD_PYCACHE
 
 BACKEND = Path(__file__).resolve().parents[2]
 APP = BACKEND / "app"
@@ -91,7 +92,7 @@ def _env() -> dict[str, str]:
     # Compiled bytecode is kept outside the tree and reused by every child (and run):
     # without it each child compiles its modules again, which doubles the time.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "bahr-db-import-test-pycache")
+    env["PYTHONPYCACHEPREFIX"] = CHILD_PYCACHE
     return env
 
 
