@@ -86,4 +86,4 @@ ci-local: install
 
 clean:
 	-$(RUN) bahr-db db stop
-	rm -rf .bahr $(BACKEND)/.venv $(TOOLS)
+	rm -rf .bahr $(BACKEND)/.venv $(BACKEND)/.pytest-pycache $(TOOLS)
