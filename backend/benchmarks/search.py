@@ -427,18 +427,78 @@ def run(ctx: Context) -> Section:
                             rows_read.get(cls, {}).get(big),
                             last["slowest"].get(f"{cls}/{flt}"),
                             last["too_broad"].get(f"{cls}/{flt}", 0),
+                            share=_server_share(ctx, cls, flt, meter_id, last["slowest"]),
                         ),
                     )
                 )
     return section
 
 
-def _why(cls: str, flt: str, read: int | None, slowest: tuple[str, int] | None, broad: int) -> str:
+def _server_share(
+    ctx: Context, cls: str, flt: str, meter_id: int, slowest: dict[str, tuple[str, int]]
+) -> tuple[float, float, int] | None:
+    """Where the slowest query of a class spends its time: run it again alone (client
+    time), then EXPLAIN ANALYZE every statement it sent (the server's planning and
+    execution). Returns (client ms, server ms, statements), None without a slowest query."""
+    from sqlalchemy import event
+
+    from app.db.base import read_engine
+    from app.errors import SearchTooBroad
+
+    if f"{cls}/{flt}" not in slowest:
+        return None
+    query = slowest[f"{cls}/{flt}"][0]
+    run = _runner("word" if cls in WORD_CLASSES else "fragment", flt, meter_id)
+    captured: list[tuple[str, Any]] = []
+
+    def listener(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            captured.append((statement, params))
+
+    with contextlib.suppress(SearchTooBroad):
+        run(query)  # warm, as the measured runs were
+    event.listen(read_engine, "before_cursor_execute", listener)
+    start = time.perf_counter_ns()
+    try:
+        with contextlib.suppress(SearchTooBroad):
+            run(query)
+    finally:
+        client_ms = (time.perf_counter_ns() - start) / 1e6
+        event.remove(read_engine, "before_cursor_execute", listener)
+    server_ms = 0.0
+    with ctx.db.app_raw() as conn:
+        for statement, params in captured:
+            row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()
+            if row:
+                doc = row[0][0]
+                server_ms += float(doc.get("Planning Time", 0)) + float(
+                    doc.get("Execution Time", 0)
+                )
+    return client_ms, server_ms, len(captured)
+
+
+def _why(
+    cls: str,
+    flt: str,
+    read: int | None,
+    slowest: tuple[str, int] | None,
+    broad: int,
+    *,
+    share: tuple[float, float, int] | None = None,
+) -> str:
     parts = []
-    if read is not None:
-        parts.append(f"the statements read {read:,} rows for the first query")
     if slowest is not None:
         parts.append(f"slowest query {slowest[0]!r}: {slowest[1] / 1e6:.0f} ms")
+    if share is not None:
+        client_ms, server_ms, statements = share
+        parts.append(
+            f"run again alone it took {client_ms:.0f} ms, of which the server spent "
+            f"{server_ms:.1f} ms planning and executing its {statements} "
+            f"{'query' if statements == 1 else 'queries'} (EXPLAIN ANALYZE); the rest is "
+            "round trips and Python (ORM loading, page assembly)"
+        )
+    if read is not None:
+        parts.append(f"the statements read {read:,} rows for the class's first query")
     if broad:
         parts.append(f"{broad} refused as too broad")
     return f"{cls} ({flt} filter): " + "; ".join(parts)
