@@ -60,7 +60,8 @@ format: install
 stress: install
 	rm -f $(CURDIR)/docs/.reliability.jsonl
 	cd $(BACKEND) && BAHR_STRESS=1 BAHR_RELIABILITY_REPORT=$(CURDIR)/docs/.reliability.jsonl \
-		$(UV) run --locked --no-sync pytest tests/reliability -p no:randomly -q
+		$(UV) run --locked --no-sync pytest tests/reliability tests/pgbouncer/test_reliability.py \
+		tests/replicas/test_failover.py -p no:randomly -q
 	$(RUN) python -m tests.reliability.report $(CURDIR)/docs/.reliability.jsonl \
 		> $(CURDIR)/docs/reliability.md.new && mv $(CURDIR)/docs/reliability.md.new $(CURDIR)/docs/reliability.md
 	rm -f $(CURDIR)/docs/.reliability.jsonl

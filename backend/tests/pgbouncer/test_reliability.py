@@ -27,6 +27,7 @@ from app.schemas.user import UserCreate
 from tests.pgbouncer.conftest import Pooled
 from tests.reliability import test_concurrency as mix
 from tests.reliability.conftest import ReliabilityDb
+from tests.reliability.report import record
 
 THREADS = 16
 OPS_PER_THREAD = 20
@@ -107,6 +108,7 @@ def test_pgbouncer_killed_mid_run_loses_no_committed_write(pooled: Pooled) -> No
     unexpected: list[BaseException] = []
     lock = threading.Lock()
     stop = threading.Event()
+    reads_after_restart = 0
 
     def write(worker: int) -> None:
         n = 0
@@ -155,6 +157,7 @@ def test_pgbouncer_killed_mid_run_loses_no_committed_write(pooled: Pooled) -> No
         for _ in range(size):
             with database.read_session() as reader:
                 assert AnalysisRepository(reader).count() > 0
+            reads_after_restart += 1
     finally:
         stop.set()
         database.dispose()
@@ -185,3 +188,14 @@ def test_pgbouncer_killed_mid_run_loses_no_committed_write(pooled: Pooled) -> No
     # A row nobody saw committed can only be a write whose COMMIT reply was lost in the kill.
     assert len(stored - committed) <= len(failures)
     assert created_events == len(stored), "an analysis without its history (half-committed)"
+    record(
+        "pgbouncer_kill",
+        writers=WRITERS,
+        writes_committed=len(committed),
+        writes_failed_while_down=len(failures),
+        failure_kinds="/".join(sorted({str(f) for f in failures})),
+        committed_writes_lost=len(committed - stored),
+        stored_without_ack=len(stored - committed),
+        half_committed=len(stored) - created_events,
+        reads_after_restart=f"{reads_after_restart} of {pooled.settings.pool_size}",
+    )

@@ -40,6 +40,13 @@ WHAT = {
     "table compared as UTF-8 bytes",
     "migrations_with_data": "rows written at revision 0001, upgraded, filled, downgraded to "
     "0001 and upgraded again; rows compared",
+    "pgbouncer_kill": "writers through a real PgBouncer (transaction pooling); PgBouncer is "
+    "stopped mid-run and started again: writes fail only while it is down, typed; no "
+    "committed write is lost, none half-committed; every pooled read connection is replaced",
+    "replica_kill": "3 readers on a real hot standby and a writer on the primary; the standby "
+    "is stopped (immediate) mid-run and started again: only reads in flight at the kill may "
+    "fail, the others fall back to the primary and return to the replica; no write fails or "
+    "is lost, all reach the replica",
 }
 
 

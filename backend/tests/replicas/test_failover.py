@@ -19,6 +19,7 @@ from app.db.read_your_writes import commit_token
 from app.db.replicas import SERVED_BY
 from app.metrics.collectors import DatabaseMetrics
 from app.repositories.analysis_repository import AnalysisRepository
+from tests.reliability.report import record
 from tests.replicas.conftest import Topology, Wired, wired_database
 
 REPLICA = "app-replica-0"
@@ -210,3 +211,15 @@ def test_stopping_the_replica_mid_run_fails_only_reads_in_flight_and_loses_no_wr
     with psycopg.connect(libpq_url(standby_running.replica_url)) as conn:
         replicated = {row[0] for row in conn.execute(keys)}
     assert run.written <= replicated
+    record(
+        "replica_kill",
+        readers=READERS,
+        reads_on_replica=run.count(REPLICA),
+        reads_on_primary=run.count(None),
+        reads_failed=len(run.failed_reads),
+        reads_failed_after_the_kill=sum(started >= stopped for started in run.failed_reads),
+        writes=len(run.written),
+        writes_failed=len(run.failed_writes),
+        writes_lost=len(run.written - on_primary_keys),
+        writes_not_replicated=len(run.written - replicated),
+    )
