@@ -19,7 +19,10 @@ keeps it until it is closed, so one session reads from one server.
 
 Whenever a read passes over a replica, ``bahr_database_read_fallbacks_total{reason}`` counts
 it (``replica_down``, ``replica_lagging``, ``token_not_replayed``; a read that passes over two
-replicas counts twice). ``bahr_database_replica_lag_seconds{replica}`` is the last measure.
+replicas counts twice), and ``token_ahead_of_primary`` counts reads whose token was past the
+primary's own WAL position (crafted, or from another cluster): those read from the primary at
+once instead of waiting for a replica that can never reach it.
+``bahr_database_replica_lag_seconds{replica}`` is the last measure.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
                          - coalesce(pg_last_xact_replay_timestamp(), pg_postmaster_start_time()))
             ELSE 0 END::float8"""
 _REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
+#: The primary's WAL write position (its replay position, should it be in recovery).
+_PRIMARY_POSITION = (
+    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+    "ELSE pg_current_wal_lsn() END::text"
+)
 _FIRST_POLL_S = 0.001
 _MAX_POLL_S = 0.01
 
@@ -105,6 +113,8 @@ class ReplicaRouter:
         self.check_interval_s = check_interval_s
         self.down_backoff_s = down_backoff_s
         self.metrics = metrics
+        #: The furthest WAL position seen on the primary, as an integer LSN.
+        self.primary_lsn = 0
         self._turn = itertools.count()
         self._listeners = [(r.engine, self._disconnect_listener(r)) for r in self.replicas]
         for engine, listener in self._listeners:
@@ -127,6 +137,11 @@ class ReplicaRouter:
 
         ``token``: an LSN the read must see (read-your-writes), or None.
         """
+        if token is not None and token > self.primary_lsn:
+            primary = self._ahead_of_primary(token)
+            if primary is not None:
+                self._passed_over("token_ahead_of_primary")
+                return primary, None
         deadline = time.monotonic() + self.wait_s
         for replica in self._order(token):
             conn, reason = self._try(replica, token, deadline)
@@ -134,6 +149,25 @@ class ReplicaRouter:
                 return conn, replica
             self._passed_over(reason)
         return self.primary.connect(), None
+
+    def _ahead_of_primary(self, token: int) -> Connection | None:
+        """A primary connection when ``token`` is past the primary's own WAL position: no
+        replica can ever replay it, so waiting for one would only hold a connection. Such a
+        token is crafted (a client sets the cookie or header itself) or from another
+        cluster; the read goes to the primary at once. One round trip on the primary, only
+        for a token newer than any position seen so far."""
+        conn = self.primary.connect()
+        try:
+            position = conn.exec_driver_sql(_PRIMARY_POSITION).scalar()
+        except BaseException:
+            conn.close()
+            raise
+        if position is not None:
+            self.primary_lsn = max(self.primary_lsn, parse_lsn(str(position)))
+        if token > self.primary_lsn:
+            return conn
+        conn.close()
+        return None
 
     def mark_down(self, replica: Replica) -> None:
         """Skip ``replica`` for ``down_backoff_s``; its lag is unknown until it is back (the

@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 DURATION_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0)
 OPERATIONS: Final = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "OTHER"})
 #: Why a read passed over a replica (``bahr_database_read_fallbacks_total{reason}``).
-FALLBACK_REASONS: Final = frozenset({"replica_down", "replica_lagging", "token_not_replayed"})
+FALLBACK_REASONS: Final = frozenset(
+    {"replica_down", "replica_lagging", "token_not_replayed", "token_ahead_of_primary"}
+)
 OTHER_TABLE: Final = "other"
 #: The application's tables: the one list that the roles' grants are written from.
 APPLICATION_TABLES: Final = (*DATA_TABLES, *READ_ONLY_TABLES)
@@ -123,7 +125,8 @@ class DatabaseMetrics:
         self.read_fallbacks_total = Counter(
             "bahr_database_read_fallbacks_total",
             "Times a read passed over a replica (and went to another one or the primary), "
-            "by reason: replica_down, replica_lagging, token_not_replayed.",
+            "by reason: replica_down, replica_lagging, token_not_replayed, "
+            "token_ahead_of_primary.",
             ("reason",),
             registry=None,
         )

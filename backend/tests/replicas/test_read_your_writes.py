@@ -144,3 +144,35 @@ def test_a_token_from_a_client_that_is_not_an_lsn_is_ignored() -> None:
     with carry("not-an-lsn") as tokens:
         assert tokens.read_after is None
         assert current_read_token() is None
+
+
+def test_a_token_past_the_primarys_wal_reads_from_the_primary_without_waiting(
+    standby_running: Topology,
+) -> None:
+    """A client can set the token itself (cookie, header): one no server can ever reach
+    must not hold a replica connection for the whole wait."""
+    from prometheus_client import CollectorRegistry
+
+    from app.metrics.collectors import DatabaseMetrics
+
+    db = Database.from_settings(standby_running.settings(read_your_writes_wait_ms=30_000))
+    assert db.router is not None
+    metrics = DatabaseMetrics(CollectorRegistry())
+    db.router.metrics = metrics
+    try:
+        user_id, token = _register(db)
+        forged = "FFFFFFFF/0"
+        assert _sees(db, user_id, forged) == (True, None)
+        assert metrics.registry is not None
+        reasons = {
+            reason: metrics.registry.get_sample_value(
+                "bahr_database_read_fallbacks_total", {"reason": reason}
+            )
+            for reason in ("token_ahead_of_primary", "token_not_replayed")
+        }
+        assert reasons == {"token_ahead_of_primary": 1.0, "token_not_replayed": None}
+        # A real token, newer than any position seen before, still reads from the replica.
+        standby_running.standby.wait_for_replay(token)
+        assert _sees(db, user_id, token) == (True, REPLICA)
+    finally:
+        db.dispose()
