@@ -38,9 +38,11 @@ Every search runs in a transaction of its own with ``SET LOCAL statement_timeout
 ``search_timeout_ms`` setting) and custom plans only: past the time limit the caller gets
 :class:`~app.errors.SearchTooBroad`, and the connection goes back to the pool healthy. Every
 query string is a bound parameter (the statements are in :mod:`app.repositories.search_sql`,
-the checks of the input in :mod:`app.repositories.search_input`). A page costs four round
-trips on a read-only session: BEGIN with the settings, the estimate, the page (hits and
-their analyses in one statement), COMMIT.
+the checks of the input in :mod:`app.repositories.search_input`). A page costs three round
+trips on a read-only session: BEGIN with the settings and the estimate in one message (sent
+through psycopg's client-side binding cursor, so SQLAlchemy's statement events do not see
+it), the page (hits and their analyses in one statement, the deferred ``search_vector``
+left unloaded), COMMIT.
 """
 
 from __future__ import annotations
@@ -182,15 +184,20 @@ def _query_text(query: str, *, min_length: int = 1) -> str:
 
 
 @contextmanager
-def _bounded(db: Session) -> Iterator[Connection]:
-    """A transaction of the search's own, with ``SET LOCAL statement_timeout``.
+def _bounded(
+    db: Session, estimate: tuple[str, dict[str, Any]] | None = None
+) -> Iterator[tuple[Connection, tuple[int, int] | None]]:
+    """A transaction of the search's own, with ``SET LOCAL statement_timeout``; with
+    ``estimate`` (a statement of :func:`app.repositories.search_sql.estimate` and its
+    parameters), also the planner's estimates it gives (see :func:`_estimate`).
 
     On an autocommit (read-only) session it is an explicit BEGIN … COMMIT, which a
-    transaction-pooling PgBouncer keeps on one server connection (BEGIN and the settings go
-    in one message); on a session already in a transaction it is a savepoint, and the
-    caller's settings are restored afterwards. A statement past the time limit becomes
-    :class:`SearchTooBroad`; the transaction or savepoint is rolled back, so the connection
-    stays usable.
+    transaction-pooling PgBouncer keeps on one server connection: BEGIN, the settings and
+    the estimate go in one message (the estimate's parameters bound by psycopg on the client,
+    which the simple query protocol needs for several statements in one message). On a
+    session already in a transaction it is a savepoint, and the caller's settings are
+    restored afterwards. A statement past the time limit becomes :class:`SearchTooBroad`;
+    the transaction or savepoint is rolled back, so the connection stays usable.
     """
     timeout_ms = int(get_settings().search_timeout_ms or 0)
     # Custom plans only: psycopg prepares a statement on its 6th run, and a generic plan
@@ -200,12 +207,17 @@ def _bounded(db: Session) -> Iterator[Connection]:
     if timeout_ms:
         settings += f", set_config('statement_timeout', '{timeout_ms}', true)"
     conn = db.connection()
-    autocommit = bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
+    raw = conn.connection.dbapi_connection
+    autocommit = bool(getattr(raw, "autocommit", False))
     try:
         if autocommit:
-            conn.exec_driver_sql(f"BEGIN; SELECT {settings}")
             try:
-                yield conn
+                if estimate is None:
+                    conn.exec_driver_sql(f"BEGIN; SELECT {settings}")
+                    found = None
+                else:
+                    found = _first_message(raw, settings, *estimate)
+                yield conn, found
             except BaseException:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
@@ -219,7 +231,8 @@ def _bounded(db: Session) -> Iterator[Connection]:
                         f"current_setting('plan_cache_mode'), {settings}"
                     )
                 ).one()
-                yield conn
+                found = None if estimate is None else _estimate(conn, *estimate)
+                yield conn, found
                 conn.execute(
                     text(
                         "SELECT set_config('statement_timeout', :t, true), "
@@ -236,6 +249,22 @@ def _bounded(db: Session) -> Iterator[Connection]:
                 rule="too_broad",
             ) from None
         raise
+
+
+def _first_message(raw: Any, settings: str, sql: str, params: dict[str, Any]) -> tuple[int, int]:
+    """BEGIN, the settings and the estimate in one round trip (simple query protocol; the
+    parameters are bound by psycopg's client-side cursor, quoted for this connection)."""
+    statement = f"BEGIN; SELECT {settings}; {sql_.pyformat(sql)}"
+    try:
+        with psycopg.ClientCursor(raw) as cur:
+            cur.execute(statement, params)
+            while cur.nextset():
+                pass
+            row = cur.fetchone()
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, params, error, psycopg.Error) from error
+    assert row is not None
+    return _plan_rows(row[0])
 
 
 _INDEXES: weakref.WeakKeyDictionary[Engine, dict[str, bool]] = weakref.WeakKeyDictionary()
@@ -264,12 +293,14 @@ def forget_rum_index() -> None:
 # -- choosing the plan --------------------------------------------------------------------
 
 
-def _estimate(
-    conn: Connection, filters: str, params: dict[str, Any], tsq: str = sql_.TSQ, scope: str = ""
-) -> tuple[int, int]:
+def _estimate(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[int, int]:
     """The planner's estimates (from the statistics: no rows read) of the matches, and of
-    the rows in ``scope`` (the rows a newest-first walk would visit), in one round trip."""
-    plan = conn.execute(text(sql_.estimate(tsq, filters, scope)), params).scalar_one()
+    the rows in the scope (the rows a newest-first walk would visit), in one round trip:
+    ``sql`` is :func:`app.repositories.search_sql.estimate`."""
+    return _plan_rows(conn.execute(text(sql), params).scalar_one())
+
+
+def _plan_rows(plan: Any) -> tuple[int, int]:
     plan = json.loads(plan) if isinstance(plan, str) else plan
     matches, rows = plan[0]["Plan"]["Plans"]
     return int(matches["Plan Rows"]), int(rows["Plan Rows"])
@@ -398,10 +429,13 @@ def search(
     filters = sql_.filters(user_id, meter_id)
     params = _params(text_, limit, user_id, meter_id)
     words = text_.split()
-    with _bounded(db) as conn:
-        by_time = user_id is not None or (meter_id is not None and _has_index(conn, METER_INDEX))
-        scope = sql_.filters(user_id, None) if user_id is not None else filters if by_time else ""
-        estimate, rows = _estimate(conn, filters, params, scope=scope)
+    by_time = user_id is not None or (
+        meter_id is not None and _has_index(db.connection(), METER_INDEX)
+    )
+    scope = sql_.filters(user_id, None) if user_id is not None else filters if by_time else ""
+    with _bounded(db, (sql_.estimate(sql_.TSQ, filters, scope), params)) as (conn, found):
+        assert found is not None
+        estimate, rows = found
         # A quoted phrase is estimated like its words anywhere in the verse: the walk would
         # find its matches far more slowly than the estimate promises.
         expected = estimate // PHRASE_OVERESTIMATE if '"' in text_ else estimate
@@ -471,14 +505,17 @@ def search_fragment(
     parts: list[_Rows] = []
     windowed = False
     scope = 0
-    with _bounded(db) as conn:
-        by_time = user_id is not None or (meter_id is not None and _has_index(conn, METER_INDEX))
-        if phase == 1:
-            phrase = dict(params)
-            if cursor is not None:
-                _after(phrase, cursor)
-            walked = sql_.filters(user_id, None) if user_id is not None else filters
-            estimate, scope = _estimate(conn, filters, phrase, sql_.PHRASE, scope=walked)
+    by_time = user_id is not None or (
+        meter_id is not None and _has_index(db.connection(), METER_INDEX)
+    )
+    phrase = dict(params)
+    if phase == 1 and cursor is not None:
+        _after(phrase, cursor)
+    walked = sql_.filters(user_id, None) if user_id is not None else filters
+    ask = (sql_.estimate(sql_.PHRASE, filters, walked), phrase) if phase == 1 else None
+    with _bounded(db, ask) as (_conn, found):
+        if found is not None:
+            estimate, scope = found
             walk = phrase_walk_is_cheaper(estimate, scope, limit=limit, by_time=by_time)
             sql = sql_.phrase(
                 walk=walk, by_time=by_time, filters_=filters, cursor=cursor is not None

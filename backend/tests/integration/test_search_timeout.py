@@ -104,3 +104,41 @@ def test_a_search_in_a_callers_transaction_restores_its_timeout(db: Session) -> 
     db.execute(text("SET LOCAL statement_timeout = '7s'"))
     search(db, "ليل")
     assert db.execute(text("SHOW statement_timeout")).scalar_one() == "7s"
+
+
+@pytest.mark.parametrize("read_only", [True, False], ids=["ReadSessionLocal", "SessionLocal"])
+def test_quotes_backslashes_and_percent_signs_reach_the_estimate_as_values(
+    broad_url: URL, read_only: bool
+) -> None:
+    # On a read-only session BEGIN, the settings and the estimate go in one message, the
+    # estimate's values bound by psycopg on the client: they must arrive as values.
+    engine = _engine(broad_url, read_only=read_only)
+    try:
+        with Session(engine) as db:
+            page = search(db, "ليل or 'x'' -- %s %(q)s \\ \"")
+            assert page.windowed  # ليل's 30,000 matches (the rest matches nothing)
+            assert page.estimated_total > 10_000
+            assert len(page) == 20
+            fragment = search_fragment(db, "طويل' %% \\")
+            assert len(fragment) == 20  # the phrase طويل (the punctuation is no word)
+            assert db.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_hits_leave_the_deferred_search_vector_unloaded(broad_url: URL) -> None:
+    # The model defers search_vector: a page does not send every hit's tsvector over the
+    # wire (it did, and through the ORM); reading it still works, on demand.
+    from sqlalchemy import inspect
+
+    engine = _engine(broad_url, read_only=False)
+    try:
+        with Session(engine) as db:
+            hits = list(search(db, "ليل", limit=5)) + list(search_fragment(db, "طويل كلم"))
+            assert hits
+            for hit in hits:
+                assert "search_vector" in inspect(hit.analysis).unloaded
+                assert hit.analysis.original_text.startswith("ليل")
+            assert hits[0].analysis.search_vector
+    finally:
+        engine.dispose()
