@@ -10,11 +10,12 @@ UV = $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := cd $(BACKEND) && $(UV) run --locked --no-sync
 COV_MIN ?= 90
 
-.PHONY: help install uv run cli test lint format docs db-start db-stop bench stress ci-local clean
+.PHONY: help install uv run cli test test-slow lint format docs db-start db-stop bench stress ci-local clean
 
 help:
 	@echo "make run      install, start the database if needed, migrate, run the demo"
 	@echo "make test     install, run the whole suite on a throwaway database, with coverage"
+	@echo "make test-slow the suites too slow for make test (the benchmark smoke run); CI runs both"
 	@echo "make cli ARGS='search الليل'   run bahr-db with ARGS (or backend/.venv/bin/bahr-db)"
 	@echo "make lint     ruff, mypy, workflow schema and zizmor"
 	@echo "make format   ruff format and ruff check --fix"
@@ -42,7 +43,12 @@ cli: install
 	$(RUN) bahr-db $(ARGS)
 
 test: install
-	$(RUN) pytest --cov --cov-report=term --cov-fail-under=$(COV_MIN)
+	$(RUN) pytest -m "not slow" --cov --cov-report=term --cov-fail-under=$(COV_MIN)
+
+# Tests marked slow: too heavy for make test's five minutes (the benchmark suite's smoke
+# run, every section end to end on a cluster of its own). CI runs them after make test.
+test-slow: install
+	$(RUN) pytest -m slow
 
 lint: install
 	$(RUN) ruff check .

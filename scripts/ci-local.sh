@@ -143,6 +143,7 @@ run_step . make lint
 run_step backend "${UV[@]}" run --locked --no-sync alembic upgrade head
 run_step backend "${UV[@]}" run --locked --no-sync alembic check
 run_step . make test
+run_step . make test-slow
 run_step backend "${UV[@]}" run --locked --no-sync coverage xml -o coverage.xml
 
 say "ci-local: all ${STEPS_RUN} steps passed (coverage report: backend/coverage.xml)"
