@@ -15,21 +15,15 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
 from app.errors import BahrDataError, DatabaseUnavailable
-from app.models.analysis import AnalysisHistory
-from app.models.user import UserProfile
 from app.repositories.analysis_repository import AnalysisRepository
-from app.repositories.user_repository import UserRepository
-from app.schemas.user import UserCreate
 from tests.pgbouncer.conftest import Pooled
 from tests.reliability import test_concurrency as mix
 from tests.reliability.conftest import ReliabilityDb
 from tests.reliability.report import record
 
-THREADS = 16
 OPS_PER_THREAD = 20
 WRITERS = 4
 
@@ -49,55 +43,13 @@ def test_the_reliability_mix_adds_up_exactly_through_the_pooler(
     engine = pooled.engine()
     db = ReliabilityDb(pooled.owner.url, pooled.url(), pooled.owner, engine)
     try:
-        with Session(engine) as session:
-            repo = UserRepository(session)
-            users = [
-                repo.register(
-                    UserCreate(
-                        username=f"pgb_load_{k}",
-                        email=f"pgb_load{k}@example.com",
-                        password="stress password",
-                        full_name="حمل",
-                    )
-                ).id
-                for k in range(6)
-            ]
-        ledger = mix.Ledger()
-        threads = [
-            threading.Thread(target=mix.worker, args=(n, db, users, ledger), daemon=True)
-            for n in range(THREADS)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a worker is stuck"
+        users = mix.register_load_users(engine, "pgb_load")
+        ledger = mix.run_mix(db, users, timeout=120)
     finally:
         engine.dispose()
     assert ledger.unexpected == []  # no prepared-statement error, no lost setting, nothing
-    assert sum(ledger.ops.values()) + ledger.skipped == THREADS * OPS_PER_THREAD
-
-    with Session(pooled.owner) as session:
-        xp = dict(
-            session.execute(
-                select(UserProfile.user_id, UserProfile.xp).where(UserProfile.user_id.in_(users))
-            ).all()
-        )
-        history = dict(
-            session.execute(
-                select(AnalysisHistory.analysis_id, func.count())
-                .where(AnalysisHistory.analysis_id.in_(list(ledger.events)))
-                .group_by(AnalysisHistory.analysis_id)
-            ).all()
-        )
-        live = set(
-            session.execute(
-                text("SELECT id FROM analyses WHERE id = ANY(:ids)"), {"ids": list(ledger.events)}
-            ).scalars()
-        )
-    assert xp == {u: ledger.xp[u] for u in users}
-    assert history == dict(ledger.events)
-    assert live == ledger.live
+    assert sum(ledger.ops.values()) + ledger.skipped == mix.THREADS * OPS_PER_THREAD
+    mix.assert_ledger_adds_up(pooled.owner, users, ledger)
 
 
 def test_pgbouncer_killed_mid_run_loses_no_committed_write(pooled: Pooled) -> None:

@@ -9,7 +9,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from app.errors import AlreadyExists
@@ -118,21 +118,25 @@ def worker(n: int, db: ReliabilityDb, users: list[int], ledger: Ledger) -> None:
                 session.rollback()
 
 
-def test_mixed_load_adds_up_exactly(reliability_db: ReliabilityDb) -> None:
-    db = reliability_db
-    with Session(db.app) as session:
+def register_load_users(engine: Engine, prefix: str, count: int = 6) -> list[int]:
+    """The users the mix adds XP to, committed."""
+    with Session(engine) as session:
         repo = UserRepository(session)
-        users = [
+        return [
             repo.register(
                 UserCreate(
-                    username=f"load_{k}",
-                    email=f"load{k}@example.com",
+                    username=f"{prefix}_{k}",
+                    email=f"{prefix}{k}@example.com",
                     password="stress password",
                     full_name="حمل",
                 )
             ).id
-            for k in range(6)
+            for k in range(count)
         ]
+
+
+def run_mix(db: ReliabilityDb, users: list[int], *, timeout: float = 600) -> Ledger:
+    """``THREADS`` workers of the mix on ``db.app``; every thread must finish."""
     ledger = Ledger()
     threads = [
         threading.Thread(target=worker, args=(n, db, users, ledger), daemon=True)
@@ -141,11 +145,14 @@ def test_mixed_load_adds_up_exactly(reliability_db: ReliabilityDb) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=600)
+        t.join(timeout=timeout)
     assert not any(t.is_alive() for t in threads), "a worker is stuck (deadlock?)"
-    assert ledger.unexpected == []
+    return ledger
 
-    with Session(db.owner) as session:
+
+def assert_ledger_adds_up(owner: Engine, users: list[int], ledger: Ledger) -> None:
+    """XP, history events and surviving analyses in the database are exactly the ledger's."""
+    with Session(owner) as session:
         xp = dict(
             session.execute(
                 select(UserProfile.user_id, UserProfile.xp).where(UserProfile.user_id.in_(users))
@@ -166,6 +173,16 @@ def test_mixed_load_adds_up_exactly(reliability_db: ReliabilityDb) -> None:
             ).scalars()
         )
         assert live == ledger.live
+
+
+def test_mixed_load_adds_up_exactly(reliability_db: ReliabilityDb) -> None:
+    db = reliability_db
+    users = register_load_users(db.app, "load")
+    ledger = run_mix(db, users)
+    assert ledger.unexpected == []
+    assert_ledger_adds_up(db.owner, users, ledger)
+
+    with Session(db.owner) as session:
         winners = session.execute(
             text("SELECT count(*) FROM users WHERE username LIKE 'race\\_%'")
         ).scalar_one()
