@@ -9,8 +9,6 @@ can fail.
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import pytest
 from pydantic import ValidationError
@@ -23,8 +21,12 @@ from app.db import roles
 from app.db.errors import translated
 from app.errors import DatabaseUnavailable
 from app.repositories.user_repository import UserRepository
-from app.schemas.user import UserCreate
+from tests.factories import user_create
 from tests.pgbouncer.conftest import LOCK_TIMEOUT_MS, STATEMENT_TIMEOUT_MS, Pooled
+from tests.reliability.test_pool_and_timeouts import (
+    assert_a_held_lock_ends_in_lock_timeout,
+    assert_a_slow_statement_is_cancelled,
+)
 
 INSERT_USER = (
     "INSERT INTO users (username, email, password_hash, full_name) "
@@ -101,12 +103,7 @@ def test_a_slow_statement_is_cancelled_by_statement_timeout(
             assert session.execute(text("SHOW statement_timeout")).scalar() == (
                 f"{STATEMENT_TIMEOUT_MS}ms"
             )
-            started = time.monotonic()
-            with pytest.raises(DatabaseUnavailable) as info, translated(session):
-                session.execute(text("SELECT pg_sleep(5)"))
-            assert info.value.rule == "statement_timeout"
-            assert time.monotonic() - started < 3
-            assert session.execute(text("SELECT 1")).scalar_one() == 1
+            assert_a_slow_statement_is_cancelled(session)
     finally:
         engine.dispose()
 
@@ -116,24 +113,12 @@ def test_a_held_row_lock_ends_in_lock_timeout(pooled: Pooled) -> None:
     try:
         with Session(engine, expire_on_commit=False) as setup:
             user = UserRepository(setup).register(
-                UserCreate(
-                    username="pgb_locked",
-                    email="pgb_locked@example.com",
-                    password="a long password",
-                    full_name="Locked",
-                )
+                user_create(username="pgb_locked", email="pgb_locked@example.com")
             )
         with Session(engine) as first, Session(engine) as second:
-            first.execute(
-                text("SELECT 1 FROM user_profiles WHERE user_id = :id FOR UPDATE"), {"id": user.id}
-            )
             # Checked first: without a lock timeout the update below would wait forever.
             assert second.execute(text("SHOW lock_timeout")).scalar() == f"{LOCK_TIMEOUT_MS}ms"
-            with pytest.raises(DatabaseUnavailable) as info:
-                UserRepository(second).add_xp(user.id, 5)
-            assert info.value.rule == "lock_timeout"
-            first.rollback()
-            assert UserRepository(second).add_xp(user.id, 5).xp == 5
+            assert_a_held_lock_ends_in_lock_timeout(first, second, user.id)
     finally:
         engine.dispose()
 

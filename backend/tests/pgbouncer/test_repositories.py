@@ -22,7 +22,7 @@ from app.repositories.analysis_repository import AnalysisRepository
 from app.repositories.history_repository import AnalysisHistoryRepository
 from app.repositories.meter_repository import MeterRepository
 from app.repositories.user_repository import UserRepository
-from app.schemas.user import UserCreate
+from tests.factories import PASSWORD, user_create
 from tests.pgbouncer.conftest import Pooled
 
 ROUNDS = 7  # more than psycopg's prepare_threshold (5)
@@ -36,22 +36,15 @@ def database(pooled: Pooled) -> Iterator[Database]:
     database.dispose()
 
 
-def _user(n: int, tag: str) -> UserCreate:
-    return UserCreate(
-        username=f"pgb_{tag}_{n}",
-        email=f"pgb_{tag}_{n}@example.com",
-        password="a long password",
-        full_name="عبر المجمع",
-    )
-
-
 def test_users_analyses_history_and_meters_through_the_pooler(database: Database) -> None:
     tag = uuid.uuid4().hex[:8]
     for n in range(ROUNDS):
         with database.transaction() as session:
             users = UserRepository(session)
             analyses = AnalysisRepository(session)
-            user = users.register(_user(n, tag))
+            user = users.register(
+                user_create(username=f"pgb_{tag}_{n}", email=f"pgb_{tag}_{n}@example.com")
+            )
             created = analyses.create(
                 {"original_text": f"{VERSE} {n}", "pattern": "//o/o", "detected_meter": "الوافر"},
                 user_id=user.id,
@@ -61,7 +54,7 @@ def test_users_analyses_history_and_meters_through_the_pooler(database: Database
             user_id, analysis_id = user.id, created.id
         with database.read_session() as session:
             assert UserRepository(session).get_by_username(f"pgb_{tag}_{n}") is not None
-            assert UserRepository(session).authenticate(f"pgb_{tag}_{n}", "a long password")
+            assert UserRepository(session).authenticate(f"pgb_{tag}_{n}", PASSWORD)
             assert [a.id for a in AnalysisRepository(session).list_for_user(user_id).items] == [
                 analysis_id
             ]

@@ -19,6 +19,30 @@ from tests.reliability.conftest import ReliabilityDb
 from tests.reliability.report import record
 
 
+def assert_a_slow_statement_is_cancelled(session: Session) -> None:
+    """A statement past ``statement_timeout`` ends in a typed error within seconds, and the
+    session serves the next statement (shared with the pooler suite)."""
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable) as info, translated(session):
+        session.execute(text("SELECT pg_sleep(5)"))
+    assert info.value.rule == "statement_timeout"
+    assert time.monotonic() - started < 3
+    assert session.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def assert_a_held_lock_ends_in_lock_timeout(first: Session, second: Session, user_id: int) -> None:
+    """``first`` holds the profile's row lock: ``second``'s update ends in ``lock_timeout``,
+    then succeeds once the lock is gone (shared with the pooler suite)."""
+    first.execute(
+        text("SELECT 1 FROM user_profiles WHERE user_id = :id FOR UPDATE"), {"id": user_id}
+    )
+    with pytest.raises(DatabaseUnavailable) as info:
+        UserRepository(second).add_xp(user_id, 5)
+    assert info.value.rule == "lock_timeout"
+    first.rollback()
+    assert UserRepository(second).add_xp(user_id, 5).xp == 5
+
+
 def test_pool_exhaustion_waits_then_fails_clearly_and_recovers(
     reliability_db: ReliabilityDb,
 ) -> None:
@@ -52,12 +76,7 @@ def test_a_long_statement_is_cancelled_by_statement_timeout(
     engine = make_engine(reliability_db.app_url, Settings(_env_file=None, statement_timeout_ms=300))
     try:
         with Session(engine) as session:
-            started = time.monotonic()
-            with pytest.raises(DatabaseUnavailable) as info, translated(session):
-                session.execute(text("SELECT pg_sleep(5)"))
-            assert info.value.rule == "statement_timeout"
-            assert time.monotonic() - started < 3
-            assert session.execute(text("SELECT 1")).scalar_one() == 1
+            assert_a_slow_statement_is_cancelled(session)
     finally:
         engine.dispose()
 
@@ -74,13 +93,6 @@ def test_a_held_row_lock_ends_in_lock_timeout(reliability_db: ReliabilityDb) -> 
                     full_name="Locked",
                 )
             )
-            first.execute(
-                text("SELECT 1 FROM user_profiles WHERE user_id = :id FOR UPDATE"), {"id": user.id}
-            )
-            with pytest.raises(DatabaseUnavailable) as info:
-                UserRepository(second).add_xp(user.id, 5)
-            assert info.value.rule == "lock_timeout"
-            first.rollback()
-            assert UserRepository(second).add_xp(user.id, 5).xp == 5
+            assert_a_held_lock_ends_in_lock_timeout(first, second, user.id)
     finally:
         engine.dispose()
