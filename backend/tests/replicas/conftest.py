@@ -97,6 +97,18 @@ class Wired:
     db: Database
     metrics: DatabaseMetrics
 
+    def fallbacks(self, reason: str) -> float:
+        """``bahr_database_read_fallbacks_total{reason}`` (0 when never counted)."""
+        return self._sample("bahr_database_read_fallbacks_total", reason=reason) or 0.0
+
+    def lag(self, replica: str) -> float | None:
+        """``bahr_database_replica_lag_seconds{replica}``; None when it has no value."""
+        return self._sample("bahr_database_replica_lag_seconds", replica=replica)
+
+    def _sample(self, name: str, **labels: str) -> float | None:
+        assert self.metrics.registry is not None
+        return self.metrics.registry.get_sample_value(name, labels)
+
 
 @pytest.fixture
 def wired(topology: Topology) -> Iterator[Wired]:

@@ -17,22 +17,12 @@ from app.config import libpq_url
 from app.db.database import Database
 from app.db.read_your_writes import commit_token
 from app.db.replicas import SERVED_BY
-from app.metrics.collectors import DatabaseMetrics
 from app.repositories.analysis_repository import AnalysisRepository
 from tests.reliability.report import record
 from tests.replicas.conftest import Topology, Wired, wired_database
 
 REPLICA = "app-replica-0"
 COUNT_ANALYSES = text("SELECT count(*) FROM analyses")
-
-
-def _sample(metrics: DatabaseMetrics, name: str, labels: dict[str, str]) -> float:
-    assert metrics.registry is not None
-    return metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-def _fallbacks(wired: Wired, reason: str) -> float:
-    return _sample(wired.metrics, "bahr_database_read_fallbacks_total", {"reason": reason})
 
 
 def _served_by(db: Database) -> str | None:
@@ -62,7 +52,6 @@ def test_a_lagging_replica_is_skipped_and_its_lag_is_reported(
 ) -> None:
     wired = lag_bound_zero
     assert _served_by(wired.db) == REPLICA
-    lag = {"replica": REPLICA}
     with standby_running.replay_paused():
         with wired.db.transaction() as session:
             name = f"lag_{uuid.uuid4().hex[:10]}"
@@ -77,11 +66,13 @@ def test_a_lagging_replica_is_skipped_and_its_lag_is_reported(
         assert token is not None
         standby_running.standby.wait_for_receive(token)  # received, not replayed: behind
         assert _served_by(wired.db) is None
-        assert _fallbacks(wired, "replica_lagging") == 1
-        assert _sample(wired.metrics, "bahr_database_replica_lag_seconds", lag) > 0
+        assert wired.fallbacks("replica_lagging") == 1
+        lag = wired.lag(REPLICA)
+        assert lag is not None
+        assert lag > 0
     # Caught up, it serves reads again (the bound waits for any WAL written meanwhile).
     _until(lambda: _served_by(wired.db) == REPLICA)
-    assert _sample(wired.metrics, "bahr_database_replica_lag_seconds", lag) == 0
+    assert wired.lag(REPLICA) == 0
 
 
 def test_a_stopped_replica_is_skipped_and_not_tried_again_during_the_backoff(
@@ -90,24 +81,21 @@ def test_a_stopped_replica_is_skipped_and_not_tried_again_during_the_backoff(
     assert wired.db.router is not None
     replica = wired.db.router.replicas[0]
     assert _served_by(wired.db) == REPLICA
-    lag = {"replica": REPLICA}
     # Measured (any value: the rest of the suite writes WAL on the same cluster meanwhile).
-    assert wired.metrics.registry is not None
-    measured = wired.metrics.registry.get_sample_value("bahr_database_replica_lag_seconds", lag)
+    measured = wired.lag(REPLICA)
     assert measured is not None
     assert measured >= 0
     standby_running.standby.stop("immediate")
     assert _served_by(wired.db) is None
-    assert _fallbacks(wired, "replica_down") == 1
+    assert wired.fallbacks("replica_down") == 1
     # Its lag is unknown now: no stale value is reported.
-    assert wired.metrics.registry is not None
-    assert wired.metrics.registry.get_sample_value("bahr_database_replica_lag_seconds", lag) is None
+    assert wired.lag(REPLICA) is None
     down_until = replica.down_until
     assert replica.is_down(time.monotonic())
     # The next read passes it over without trying it: a try would move the backoff.
     assert _served_by(wired.db) is None
     assert replica.down_until == down_until
-    assert _fallbacks(wired, "replica_down") == 2
+    assert wired.fallbacks("replica_down") == 2
 
 
 def test_a_replica_that_never_answers_is_skipped(topology: Topology) -> None:
@@ -203,7 +191,7 @@ def test_stopping_the_replica_mid_run_fails_only_reads_in_flight_and_loses_no_wr
     # per reader.
     assert all(started < stopped for started in run.failed_reads), run.failed_reads
     assert len(run.failed_reads) <= READERS
-    assert _fallbacks(wired, "replica_down") >= 1
+    assert wired.fallbacks("replica_down") >= 1
     assert run.failed_writes == []
     assert run.written
     # Every acknowledged write is on the primary, and reaches the replica.

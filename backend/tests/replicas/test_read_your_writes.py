@@ -15,7 +15,7 @@ from app.db.read_your_writes import carry, commit_token, current_read_token, par
 from app.db.replicas import SERVED_BY
 from app.repositories.user_repository import UserRepository
 from tests.factories import user_create
-from tests.replicas.conftest import Topology, Wired
+from tests.replicas.conftest import Topology, Wired, wired_database
 
 REPLICA = "app-replica-0"
 
@@ -37,14 +37,6 @@ def _sees(db: Database, user_id: int, token: str | None = None) -> tuple[bool, s
         return found, session.info[SERVED_BY]
 
 
-def _fallbacks(wired: Wired, reason: str) -> float:
-    assert wired.metrics.registry is not None
-    value = wired.metrics.registry.get_sample_value(
-        "bahr_database_read_fallbacks_total", {"reason": reason}
-    )
-    return value or 0.0
-
-
 def test_a_token_sees_the_commit_the_replica_has_not_replayed(
     standby_running: Topology, wired: Wired
 ) -> None:
@@ -54,10 +46,10 @@ def test_a_token_sees_the_commit_the_replica_has_not_replayed(
         assert _sees(wired.db, user_id) == (False, REPLICA)
         # With it, the replica cannot serve the read; the primary does.
         assert _sees(wired.db, user_id, token) == (True, None)
-        assert _fallbacks(wired, "token_not_replayed") == 1
+        assert wired.fallbacks("token_not_replayed") == 1
     standby_running.standby.wait_for_replay(token)
     assert _sees(wired.db, user_id, token) == (True, REPLICA)
-    assert _fallbacks(wired, "token_not_replayed") == 1
+    assert wired.fallbacks("token_not_replayed") == 1
 
 
 def test_a_token_the_replica_has_replayed_reads_from_the_replica(
@@ -151,28 +143,12 @@ def test_a_token_past_the_primarys_wal_reads_from_the_primary_without_waiting(
 ) -> None:
     """A client can set the token itself (cookie, header): one no server can ever reach
     must not hold a replica connection for the whole wait."""
-    from prometheus_client import CollectorRegistry
-
-    from app.metrics.collectors import DatabaseMetrics
-
-    db = Database.from_settings(standby_running.settings(read_your_writes_wait_ms=30_000))
-    assert db.router is not None
-    metrics = DatabaseMetrics(CollectorRegistry())
-    db.router.metrics = metrics
-    try:
-        user_id, token = _register(db)
+    with wired_database(standby_running.settings(read_your_writes_wait_ms=30_000)) as wired:
+        user_id, token = _register(wired.db)
         forged = "FFFFFFFF/0"
-        assert _sees(db, user_id, forged) == (True, None)
-        assert metrics.registry is not None
-        reasons = {
-            reason: metrics.registry.get_sample_value(
-                "bahr_database_read_fallbacks_total", {"reason": reason}
-            )
-            for reason in ("token_ahead_of_primary", "token_not_replayed")
-        }
-        assert reasons == {"token_ahead_of_primary": 1.0, "token_not_replayed": None}
+        assert _sees(wired.db, user_id, forged) == (True, None)
+        assert wired.fallbacks("token_ahead_of_primary") == 1
+        assert wired.fallbacks("token_not_replayed") == 0
         # A real token, newer than any position seen before, still reads from the replica.
         standby_running.standby.wait_for_replay(token)
-        assert _sees(db, user_id, token) == (True, REPLICA)
-    finally:
-        db.dispose()
+        assert _sees(wired.db, user_id, token) == (True, REPLICA)
