@@ -171,12 +171,17 @@ def _exact_counts(ctx: Context, words: list[str]) -> dict[str, int]:
         return {w: int(conn.execute(sql, (normalize(w),)).fetchone()[0]) for w in words}  # type: ignore[index]
 
 
-def _plan(ctx: Context, kind: str, q: str) -> dict[str, Any]:
-    """Rows the search statement reads, from EXPLAIN ANALYZE of what the app sends."""
-    from sqlalchemy import event, text
+def _explained(ctx: Context, run: Callable[[str], Any], query: str) -> tuple[float, list[Any]]:
+    """Run ``query`` once to warm up, then once more capturing every statement it sends on
+    the table, and EXPLAIN (ANALYZE, BUFFERS) each of them as the application role.
 
-    from app.db.base import ReadSessionLocal, read_engine
-    from app.repositories import analysis_search
+    Returns the client time of the captured run (ms) and the EXPLAIN documents (``Plan``,
+    ``Planning Time``, ``Execution Time``); none when the search was refused as too broad.
+    """
+    from sqlalchemy import event
+
+    from app.db.base import read_engine
+    from app.errors import SearchTooBroad
 
     captured: list[tuple[str, Any]] = []
 
@@ -184,26 +189,26 @@ def _plan(ctx: Context, kind: str, q: str) -> dict[str, Any]:
         if "FROM analyses" in statement and "EXPLAIN" not in statement:
             captured.append((statement, params))
 
-    from app.errors import SearchTooBroad
-
+    with contextlib.suppress(SearchTooBroad):
+        run(query)  # warm, as the measured runs were
     event.listen(read_engine, "before_cursor_execute", listener)
+    start = time.perf_counter_ns()
     try:
-        with ReadSessionLocal() as db:
-            fn = analysis_search.search if kind == "word" else analysis_search.search_fragment
-            fn(db, q)
+        run(query)
     except SearchTooBroad:
-        return {"statements": len(captured), "plans": [], "too_broad": True}
+        captured.clear()
     finally:
+        client_ms = (time.perf_counter_ns() - start) / 1e6
         event.remove(read_engine, "before_cursor_execute", listener)
-    plans = []
+    docs = []
     with ctx.db.app_raw() as conn:
-        for statement, params in captured[:2]:
-            rows = conn.execute(
+        for statement, params in captured:
+            row = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
             ).fetchone()
-            plans.append(rows[0][0]["Plan"] if rows else {})
-    del text
-    return {"statements": len(captured), "plans": plans}
+            if row:
+                docs.append(row[0][0])
+    return client_ms, docs
 
 
 def _rows_read(plan: dict[str, Any]) -> int:
@@ -332,8 +337,8 @@ def run(ctx: Context) -> Section:
                     f = _series(by_filter[flt])
                     filtered.setdefault(cls, {})[flt] = (f.p50_ms, f.p95_ms)
             kind = "word" if cls in WORD_CLASSES else "fragment"
-            plan = _plan(ctx, kind, queries[cls][0])
-            rows_read.setdefault(cls, {})[n] = sum(_rows_read(p) for p in plan["plans"])
+            _, docs = _explained(ctx, _runner(kind, "none", meter_id), queries[cls][0])
+            rows_read.setdefault(cls, {})[n] = sum(_rows_read(d["Plan"]) for d in docs)
         facts["queries"] = queries
         per_size[n] = facts
     section.data["growth"] = {c: {str(n): v for n, v in g.items()} for c, g in growth.items()}
@@ -437,44 +442,17 @@ def run(ctx: Context) -> Section:
 def _server_share(
     ctx: Context, cls: str, flt: str, meter_id: int, slowest: dict[str, tuple[str, int]]
 ) -> tuple[float, float, int] | None:
-    """Where the slowest query of a class spends its time: run it again alone (client
-    time), then EXPLAIN ANALYZE every statement it sent (the server's planning and
-    execution). Returns (client ms, server ms, statements), None without a slowest query."""
-    from sqlalchemy import event
-
-    from app.db.base import read_engine
-    from app.errors import SearchTooBroad
-
+    """Where the slowest query of a class spends its time: its client time when run again
+    alone, against the server's planning and execution of every statement it sent.
+    Returns (client ms, server ms, statements), None without a slowest query."""
     if f"{cls}/{flt}" not in slowest:
         return None
-    query = slowest[f"{cls}/{flt}"][0]
     run = _runner("word" if cls in WORD_CLASSES else "fragment", flt, meter_id)
-    captured: list[tuple[str, Any]] = []
-
-    def listener(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            captured.append((statement, params))
-
-    with contextlib.suppress(SearchTooBroad):
-        run(query)  # warm, as the measured runs were
-    event.listen(read_engine, "before_cursor_execute", listener)
-    start = time.perf_counter_ns()
-    try:
-        with contextlib.suppress(SearchTooBroad):
-            run(query)
-    finally:
-        client_ms = (time.perf_counter_ns() - start) / 1e6
-        event.remove(read_engine, "before_cursor_execute", listener)
-    server_ms = 0.0
-    with ctx.db.app_raw() as conn:
-        for statement, params in captured:
-            row = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()
-            if row:
-                doc = row[0][0]
-                server_ms += float(doc.get("Planning Time", 0)) + float(
-                    doc.get("Execution Time", 0)
-                )
-    return client_ms, server_ms, len(captured)
+    client_ms, docs = _explained(ctx, run, slowest[f"{cls}/{flt}"][0])
+    server_ms = sum(
+        float(d.get("Planning Time", 0)) + float(d.get("Execution Time", 0)) for d in docs
+    )
+    return client_ms, server_ms, len(docs)
 
 
 def _why(
