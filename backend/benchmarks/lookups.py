@@ -75,10 +75,12 @@ def seed_users(ctx: Context) -> None:
         conn.execute("ANALYZE user_profiles")
 
 
-def _capture(method: Method, sample: Any) -> None:
-    """The SQL the repository sends, and which parameter carries the looked-up value."""
-    from app.db.base import SessionLocal, engine
-
+def capture(
+    engine: Any, sessions: Callable[[], Any], call: Callable[[Session, Any], Any], sample: Any
+) -> tuple[str, str, int]:
+    """The first SQL statement ``call(session, sample)`` sends on ``engine`` (a session from
+    ``sessions``), the name of the parameter that carries ``sample``, and how many
+    statements the call sent."""
     seen: list[tuple[str, Any]] = []
 
     def listener(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
@@ -86,15 +88,15 @@ def _capture(method: Method, sample: Any) -> None:
 
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        with SessionLocal() as db:
-            method.call(db, sample)
+        with sessions() as db:
+            call(db, sample)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     statement, params = seen[0]
     names = [k for k, v in dict(params).items() if v == sample]
     if len(names) != 1:
         raise RuntimeError(f"cannot tell which parameter of {statement!r} holds {sample!r}")
-    method.sql, method.param, method.statements = statement, names[0], len(seen)
+    return statement, names[0], len(seen)
 
 
 def _methods(ctx: Context) -> list[Method]:
@@ -335,11 +337,11 @@ def run(ctx: Context) -> Section:
             "the anchor's p50 (p95)."
         ),
     )
-    from app.db.base import engine, read_engine
+    from app.db.base import SessionLocal, engine, read_engine
 
     methods = _methods(ctx)
     for m in methods:
-        _capture(m, m.values[0])
+        m.sql, m.param, m.statements = capture(engine, SessionLocal, m.call, m.values[0])
     ctx.log("lookups: server-side anatomy of one request")
     anatomy = _anatomy(ctx, methods)
     section.data["anatomy"] = anatomy

@@ -32,9 +32,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from sqlalchemy import event
 
 from benchmarks.context import Context
+from benchmarks.lookups import capture
 from benchmarks.report import Section, Table, ms, times
 from benchmarks.timing import NS_PER_MS, Series, interleaved, percentile
 
@@ -53,28 +53,6 @@ def _settings(ctx: Context, **values: Any) -> Any:
     }
     base.update(values)
     return Settings(_env_file=None, **base)
-
-
-def _captured_sql(db: Any, user_id: int) -> tuple[str, str]:
-    """The statement ``UserRepository.get_by_id`` sends, and the name of its parameter."""
-    from app.repositories.user_repository import UserRepository
-
-    seen: list[tuple[str, Any]] = []
-
-    def listener(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
-        seen.append((statement, params))
-
-    event.listen(db.write_engine, "before_cursor_execute", listener)
-    try:
-        with db.session() as session:
-            UserRepository(session).get_by_id(user_id)
-    finally:
-        event.remove(db.write_engine, "before_cursor_execute", listener)
-    statement, params = seen[0]
-    names = [k for k, v in dict(params).items() if v == user_id]
-    if len(names) != 1:
-        raise RuntimeError(f"cannot tell which parameter of {statement!r} holds the id")
-    return statement, names[0]
 
 
 @contextmanager
@@ -175,6 +153,7 @@ def run(ctx: Context) -> Section:
     from app.db.read_your_writes import commit_token
     from app.metrics.collectors import DatabaseMetrics
     from app.repositories.profile_repository import ProfileRepository
+    from app.repositories.user_repository import UserRepository
 
     section = Section(
         key="scaling",
@@ -219,7 +198,12 @@ def run(ctx: Context) -> Section:
             replicated.router.metrics = metrics
         raws: list[Any] = []
         try:
-            sql, param = _captured_sql(direct, values[0])
+            sql, param, _ = capture(
+                direct.write_engine,
+                direct.session,
+                lambda session, v: UserRepository(session).get_by_id(v),
+                values[0],
+            )
             # A token that every replica has replayed: the check's own cost, no waiting.
             with replicated.transaction() as session:
                 ProfileRepository(session).update(values[0], {"bio": "bench"})
