@@ -742,14 +742,7 @@ def test_tables_given_to_instrument_become_labels(engine: Engine) -> None:
             instrument(eng, metrics=metrics, tables=["meters"])
             connection.execute(select(Meter.id).limit(1)).all()  # same compiled statement
             connection.exec_driver_sql("SELECT 1 FROM meters LIMIT 1")  # raw SQL too
-        samples = {
-            (s.labels["operation"], s.labels["table"]): s.value
-            for family in registry.collect()
-            if family.name == "bahr_database_queries"
-            for s in family.samples
-            if s.name == "bahr_database_queries_total"
-        }
-        assert samples == {
+        assert queries_counted(registry) == {
             ("SELECT", "other"): 1,
             ("SELECT", "meters"): 2,
         }
@@ -769,6 +762,17 @@ def test_a_refused_registration_leaves_the_registry_as_it_was() -> None:
     unregistered.unregister()  # harmless
     with pytest.raises(ValueError, match="not registered"):
         unregistered.text()
+
+
+def queries_counted(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+    """``bahr_database_queries_total`` by (operation, table)."""
+    return {
+        (s.labels["operation"], s.labels["table"]): s.value
+        for family in registry.collect()
+        if family.name == "bahr_database_queries"
+        for s in family.samples
+        if s.name == "bahr_database_queries_total"
+    }
 
 
 def samples_of(registry: CollectorRegistry, family_name: str, label: str) -> dict[Any, float]:
@@ -813,14 +817,7 @@ def test_statements_recorded_by_hand_are_labelled_and_logged_like_the_others(
             record_statement(eng, "COPY x FROM STDIN", 10, operation="COPY", table="x")
         records = slow_records(caplog)
         assert [(r.statement, r.table) for r in records] == [(copy, "analyses")]  # type: ignore[attr-defined]
-        counted = {
-            (s.labels["operation"], s.labels["table"]): s.value
-            for family in registry.collect()
-            if family.name == "bahr_database_queries"
-            for s in family.samples
-            if s.name == "bahr_database_queries_total"
-        }
-        assert counted == {("INSERT", "analyses"): 1, ("OTHER", "other"): 1}
+        assert queries_counted(registry) == {("INSERT", "analyses"): 1, ("OTHER", "other"): 1}
     finally:
         uninstrument(eng)
         eng.dispose()
