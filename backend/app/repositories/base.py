@@ -89,8 +89,8 @@ def validated(schema: type[SchemaT], data: SchemaT | Mapping[str, Any]) -> Schem
 # -- keyset cursors ----------------------------------------------------------------------------
 def encode_key(values: Sequence[Any]) -> str:
     """An opaque cursor for the keyset values of the last row of a page."""
-    plain = [v if isinstance(v, int) else v.isoformat() if isinstance(v, dt.date) else str(v)
-             for v in values]  # fmt: skip
+    plain = [v if isinstance(v, (int, float)) else v.isoformat() if isinstance(v, dt.date)
+             else str(v) for v in values]  # fmt: skip
     raw = json.dumps(plain, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -114,6 +114,10 @@ def _parse(value: Any, kind: type) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("not an integer")
         return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("not a number")
+        return float(value)
     if not isinstance(value, str):
         raise ValueError("not text")
     if kind is dt.datetime:
