@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ctx.state["plot_dir"] = md_path.parent if args.smoke else None
     ctx.log(f"throwaway cluster in {db.cluster.root}; migrating")
     try:
-        if not args.no_rum:
-            _install_rum(ctx)
+        if not args.no_rum and not db.install_rum():
+            ctx.log("the rum extension is not installed on this server: search uses GIN")
         db.migrate()
         # Everything below imports app.db.base, now pointed at the benchmark database.
         logging.getLogger("bahr.db.slow").disabled = True  # slow set-up statements
@@ -248,16 +248,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx.log(f"FAILED sections: {', '.join(failed)}")
         return 1
     return 0
-
-
-def _install_rum(ctx: Context) -> None:
-    """``CREATE EXTENSION rum`` as the superuser, before migrating (migration 0006 then
-    builds the RUM search index), when the server has it; otherwise search runs on GIN."""
-    with ctx.db.admin() as conn:
-        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
-        else:
-            ctx.log("the rum extension is not installed on this server: search uses GIN")
 
 
 def splice_section(results: Results, key: str, path: Path) -> None:

@@ -72,6 +72,17 @@ class BenchDatabase:
         kwargs.setdefault("autocommit", True)
         return psycopg.connect(self.app_dsn, options=" ".join(options), **kwargs)
 
+    def install_rum(self) -> bool:
+        """``CREATE EXTENSION rum`` as the superuser, before migrating (migration 0007 then
+        builds the RUM search index), when the server has it. False: search runs on GIN."""
+        with self.admin() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'rum'"
+            ).fetchone():
+                return False
+            conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
+        return True
+
     def server_version(self) -> str:
         with self.admin() as conn:
             row = conn.execute("SHOW server_version").fetchone()
@@ -107,8 +118,6 @@ def start(name: str = DATABASE) -> BenchDatabase:
 
     Must run before anything imports ``app.db.base``.
     """
-    from app.config import get_settings
-    from app.db import roles
     from app.db.server import EmbeddedCluster
 
     if "app.db.base" in sys.modules:
@@ -119,6 +128,15 @@ def start(name: str = DATABASE) -> BenchDatabase:
     except BaseException:
         cluster.destroy()
         raise
+    return attach(cluster, name)
+
+
+def attach(cluster: EmbeddedCluster, name: str = DATABASE) -> BenchDatabase:
+    """Point the app's settings at ``name`` on the running ``cluster`` (the throwaway one of
+    :func:`start`, or the search lab's kept one)."""
+    from app.config import get_settings
+    from app.db import roles
+
     app_url = cluster.url(name, user=roles.APP)
     owner_url = cluster.url(name, user=roles.OWNER)
     os.environ["DATABASE_URL"] = app_url.render_as_string(hide_password=False)

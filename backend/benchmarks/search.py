@@ -171,13 +171,10 @@ def _exact_counts(ctx: Context, words: list[str]) -> dict[str, int]:
         return {w: int(conn.execute(sql, (normalize(w),)).fetchone()[0]) for w in words}  # type: ignore[index]
 
 
-def _explained(ctx: Context, run: Callable[[str], Any], query: str) -> tuple[float, list[Any]]:
+def captured_run(run: Callable[[str], Any], query: str) -> tuple[float, list[tuple[str, Any]]]:
     """Run ``query`` once to warm up, then once more capturing every statement it sends on
-    the table, and EXPLAIN (ANALYZE, BUFFERS) each of them as the application role.
-
-    Returns the client time of the captured run (ms) and the EXPLAIN documents (``Plan``,
-    ``Planning Time``, ``Execution Time``); none when the search was refused as too broad.
-    """
+    the table. Returns the client time of that run (ms), and its statements with their
+    parameters (none when the search was refused as too broad)."""
     from sqlalchemy import event
 
     from app.db.base import read_engine
@@ -200,6 +197,14 @@ def _explained(ctx: Context, run: Callable[[str], Any], query: str) -> tuple[flo
     finally:
         client_ms = (time.perf_counter_ns() - start) / 1e6
         event.remove(read_engine, "before_cursor_execute", listener)
+    return client_ms, captured
+
+
+def _explained(ctx: Context, run: Callable[[str], Any], query: str) -> tuple[float, list[Any]]:
+    """:func:`captured_run`, then EXPLAIN (ANALYZE, BUFFERS) of each statement as the
+    application role: the client time (ms) and the EXPLAIN documents (``Plan``,
+    ``Planning Time``, ``Execution Time``)."""
+    client_ms, captured = captured_run(run, query)
     docs = []
     with ctx.db.app_raw() as conn:
         for statement, params in captured:

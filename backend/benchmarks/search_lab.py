@@ -29,7 +29,6 @@ import os
 import random
 import sys
 from pathlib import Path
-from typing import Any
 
 from benchmarks import database
 from benchmarks.context import FULL, Context
@@ -39,27 +38,14 @@ DEFAULT_ROOT = Path(os.environ.get("BAHR_SEARCH_LAB", "/var/tmp/bahr-search-lab"
 
 def _open(root: Path, *, create: bool) -> database.BenchDatabase:
     """Start (or reuse) the kept cluster and point the app's settings at it."""
-    from app.config import get_settings
-    from app.db import roles
     from app.db.server import EmbeddedCluster
 
     cluster = EmbeddedCluster(root)
     if not cluster.initialized and not create:
         raise SystemExit(f"no search lab in {root}: run `python -m benchmarks.search_lab build`")
     cluster.start(database=database.DATABASE)
-    app_url = cluster.url(database.DATABASE, user=roles.APP)
-    owner_url = cluster.url(database.DATABASE, user=roles.OWNER)
-    os.environ["DATABASE_URL"] = app_url.render_as_string(hide_password=False)
-    os.environ["MIGRATION_DATABASE_URL"] = owner_url.render_as_string(hide_password=False)
-    get_settings.cache_clear()
     logging.getLogger("bahr.db.slow").disabled = True  # the measured queries, not news
-    return database.BenchDatabase(
-        cluster=cluster,
-        name=database.DATABASE,
-        app_url=app_url,
-        owner_url=owner_url,
-        admin_url=cluster.url(database.DATABASE),
-    )
+    return database.attach(cluster)
 
 
 def _context(db: database.BenchDatabase) -> Context:
@@ -73,9 +59,7 @@ def _context(db: database.BenchDatabase) -> Context:
 def build(root: Path, rows: int) -> None:
     db = _open(root, create=True)
     ctx = Context(db=db, sizes=FULL, smoke=False)
-    with db.admin() as conn:
-        if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'").fetchone():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
+    db.install_rum()
     db.migrate()
     from benchmarks import dataset, lookups
 
@@ -134,51 +118,24 @@ def measure(
 
 def explain(root: Path, kind: str, query: str, flt: str) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement the search sends for ``query``."""
-    from sqlalchemy import event
+    from benchmarks import search
 
     db = _open(root, create=False)
-    ctx = _context(db)
-    from app.db.base import ReadSessionLocal, read_engine
-    from app.repositories import analysis_search
-    from benchmarks import dataset
-
-    captured: list[tuple[str, Any]] = []
-
-    def listener(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH", "EXPLAIN")):
-            captured.append((statement, params))
-
-    kw: dict[str, Any] = {"limit": 20}
-    if flt == "user":
-        kw["user_id"] = dataset.HEAVY_USER
-    elif flt == "meter":
-        with db.owner() as conn:
-            row = conn.execute("SELECT id FROM meters WHERE position = 1").fetchone()
-        kw["meter_id"] = int(row[0]) if row else None
-    fn = analysis_search.search if kind == "word" else analysis_search.search_fragment
-    from app.errors import SearchTooBroad
-
-    event.listen(read_engine, "before_cursor_execute", listener)
-    try:
-        with ReadSessionLocal() as s:
-            page = fn(s, query, **kw)
-        print(f"{len(page)} hits, windowed={page.windowed}, total={page.estimated_total}")
-    except SearchTooBroad:
-        print("SearchTooBroad (the statements are explained without the time limit)")
-    finally:
-        event.remove(read_engine, "before_cursor_execute", listener)
+    with db.owner() as conn:
+        row = conn.execute("SELECT id FROM meters WHERE position = 1").fetchone()
+    assert row is not None
+    run = search._runner(kind, flt, int(row[0]))
+    client_ms, captured = search.captured_run(run, query)
+    print(f"{client_ms:.1f} ms on the client" if captured else "SearchTooBroad")
     with db.app_raw() as conn:
         conn.execute("SET plan_cache_mode = force_custom_plan")
         for statement, params in captured:
             print("-" * 100)
             print(statement.strip())
-            if statement.lstrip().upper().startswith("EXPLAIN") or "set_config" in statement:
-                continue
             rows = conn.execute(
                 "EXPLAIN (ANALYZE, BUFFERS, SETTINGS) " + statement, params
             ).fetchall()
             print("\n".join(r[0] for r in rows))
-    del ctx
 
 
 def main(argv: list[str] | None = None) -> int:
